@@ -1,0 +1,128 @@
+"""The `kpibot` command (also `python -m bot`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot import services
+from bot.bootstrap import Services, build, example_workbook
+from bot.questions import answer
+from bot.render import answer_text, problem_text, report_text
+from bot.settings import SettingsError, load_settings
+from sheets.backend import SheetError
+from sheets.schema import SchemaError
+
+DEMO_COPY = "kpi-demo.xlsx"
+DEMO_QUESTION = "三浦半島の評価は？"
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_FAILED = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kpibot",
+        description="地方創生交付金事業のKPIを検証・評価し、シートに書き戻します。",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--sheet", help="ワークブック（.xlsx/.csv のパス）。省略時は KPIBOT_SHEET、なければ例"
+    )
+    common.add_argument("--ruleset", help="評価ルール（naikakufu, naikakufu-legend, passfail）")
+    common.add_argument("--rounding", choices=("truncate", "half_up"), help="達成率の丸め方")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+    demo = sub.add_parser(
+        "demo", parents=[common], help="例のワークブックをコピーして評価し、結果を表示します"
+    )
+    demo.add_argument(
+        "--fresh", action="store_true", help=f"既存の {DEMO_COPY} を例で置き換えてから実行します"
+    )
+    sub.add_parser("sync", parents=[common], help="検証・評価して、結果をシートに書き戻します")
+    sub.add_parser("check", parents=[common], help="検証・評価だけ行い、何も書き込みません")
+    ask = sub.add_parser("ask", parents=[common], help="Slack と同じように質問に答えます")
+    ask.add_argument("question", nargs="+", help="例: 三浦半島の評価は？ / rating for SDGs")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = _parser().parse_args(argv)
+    overrides = {
+        key: value
+        for key, value in (("kpibot_ruleset", args.ruleset), ("kpibot_rounding", args.rounding))
+        if value
+    }
+    try:
+        settings = load_settings(**overrides)
+        if args.command == "demo":
+            return _demo(build(settings, str(_demo_copy(args.fresh))))
+        app = build(settings, args.sheet)
+        if args.command == "sync":
+            return _sync(app)
+        if args.command == "check":
+            return _check(app)
+        return _ask(app, " ".join(args.question))
+    except (SettingsError, SheetError, SchemaError) as error:
+        print(f"エラー: {error}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _demo_copy(fresh: bool) -> Path:
+    target = Path.cwd() / DEMO_COPY
+    if target.exists() and not fresh:
+        print(f"{DEMO_COPY} はすでにあるので、そのまま使います（作り直すには --fresh）。")
+    else:
+        shutil.copyfile(example_workbook(), target)
+        print(f"例のワークブックを {target} にコピーしました。")
+    return target
+
+
+def _demo(app: Services) -> int:
+    report = services.sync(app.backend, app.ruleset, app.rounding)
+    print(report_text(report))
+    print()
+    print(_written(report))
+    print()
+    print(f'質問の例: kpibot ask "{DEMO_QUESTION}"')
+    print(answer_text(answer(DEMO_QUESTION, report.evaluation)))
+    return EXIT_OK
+
+
+def _written(report: services.Report) -> str:
+    if not report.written:
+        return "シートはすでに最新です。何も書き込みませんでした。"
+    tabs = "、".join(f"「{name}」タブ" for name in report.changes.tabs)
+    return (
+        f"{report.snapshot.location} に書き込みました: 「{report.table.tab}」タブの"
+        f"{len(report.changes.cells)}セル" + (f"、{tabs}" if tabs else "") + "。"
+    )
+
+
+def _sync(app: Services) -> int:
+    report = services.sync(app.backend, app.ruleset, app.rounding)
+    print(report_text(report))
+    print()
+    print(_written(report))
+    return EXIT_OK
+
+
+def _check(app: Services) -> int:
+    report = services.check(app.backend, app.ruleset, app.rounding)
+    print(report_text(report))
+    for problem in report.table.problems:
+        print(problem_text(problem), file=sys.stderr)
+    return EXIT_PROBLEMS if report.errors else EXIT_OK
+
+
+def _ask(app: Services, question: str) -> int:
+    report = services.check(app.backend, app.ruleset, app.rounding)
+    print(answer_text(answer(question, report.evaluation)))
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""Questions people ask ("三浦半島の評価は？", "rating for SDGs") and the answers, as data.
+
+`answer()` is the one service function behind `kpibot ask` and the Slack bot; the words
+are rendered by `bot.render`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+from rapidfuzz import fuzz, process
+
+from rules.models import Evaluation, ProjectResult, RowProblem
+from rules.values import parse_fiscal_year
+
+
+class Intent(Enum):
+    RATING = "rating"
+    SUMMARY = "summary"
+    HELP = "help"
+
+
+class Lang(Enum):
+    JA = "ja"
+    EN = "en"
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    intent: Intent
+    term: str  # the project as asked for, "" when none
+    year: int | None
+    lang: Lang
+
+
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+_YEAR = re.compile(
+    r"(令和\s*(?:元|\d{1,2})\s*年度?|平成\s*(?:元|\d{1,2})\s*年度?|\bFY\s*\d{4}\b|"
+    r"\b[RH]\s?\d{1,2}\b|\b(?:19|20)\d{2}\s*(?:年度|年)?)",
+    re.IGNORECASE,
+)
+_SUMMARY_WORDS = ("一覧", "全体", "まとめ", "サマリ", "summary", "overview", "all projects", "list")
+_HELP_WORDS = ("help", "ヘルプ", "使い方", "つかいかた", "何ができ", "how to use")
+# Words around the project name that are not part of it, Japanese and English.
+_FILLER = re.compile(
+    r"(の評価は|の評価を|の評価|評価は|評価を|評価|の達成率は|の達成率|達成率|の状況は|の状況|"
+    r"はどう(?:なって(?:い)?る|です)?か?|どうなった|教えて(?:ください)?|について|を|は|"
+    r"what(?:'s| is)?|how(?: is| are|'s)?|doing|the|rating|ratings|rate|status|of|for|"
+    r"about|project|show|me|please|tell|kpis?)",
+    re.IGNORECASE,
+)
+_PUNCTUATION = re.compile(r"[\s?？!！。、,.「」『』\"'“”()（）:：・/]+")
+
+
+def parse_question(text: str) -> Question:
+    raw = unicodedata.normalize("NFKC", text).strip()
+    lowered = raw.lower()
+    year = None
+    year_match = _YEAR.search(raw)
+    if year_match:
+        parsed = parse_fiscal_year(year_match.group(0).replace(" ", ""))
+        if isinstance(parsed, int):
+            year = parsed
+            raw = raw[: year_match.start()] + " " + raw[year_match.end() :]
+    if any(word in lowered for word in _HELP_WORDS) or not lowered.strip("?？ "):
+        intent = Intent.HELP
+        term = ""
+    elif any(word in lowered for word in _SUMMARY_WORDS):
+        intent, term = Intent.SUMMARY, ""
+    else:
+        intent = Intent.RATING
+        term = _PUNCTUATION.sub(" ", _FILLER.sub(" ", raw)).strip()
+    rest = raw.replace(term, " ") if term else raw
+    english = not _KANA.search(raw) and bool(_LATIN_WORD.search(rest))
+    return Question(text, intent, term, year, Lang.EN if english else Lang.JA)
+
+
+def name_key(text: str) -> str:
+    """How names are compared: width, case, spaces, punctuation and ヶ/ケ do not matter."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = text.replace("ヶ", "ケ").replace("ヵ", "カ").replace("が瀬", "ケ瀬")
+    return _PUNCTUATION.sub("", text)
+
+
+@dataclass(frozen=True)
+class Match:
+    projects: tuple[ProjectResult, ...] = ()  # the one project asked for, all its years
+    candidates: tuple[str, ...] = ()  # several names fit: the person must choose
+    suggestions: tuple[str, ...] = ()  # nothing fits: the closest names
+
+
+class ProjectIndex:
+    """Project names prepared once per snapshot, so a question costs a scan of short keys."""
+
+    def __init__(self, projects: Sequence[ProjectResult]) -> None:
+        self.by_name: dict[str, list[ProjectResult]] = {}
+        for project in projects:
+            self.by_name.setdefault(project.project, []).append(project)
+        self.names = list(self.by_name)
+        self.keys = [name_key(name) for name in self.names]
+
+    def find(self, term: str) -> Match:
+        key = name_key(term)
+        if not key:
+            return Match()
+        exact = [name for name, k in zip(self.names, self.keys, strict=True) if k == key]
+        contained = exact or [
+            name for name, k in zip(self.names, self.keys, strict=True) if key in k
+        ]
+        if len(contained) == 1:
+            return Match(projects=tuple(self.by_name[contained[0]]))
+        if contained:
+            return Match(candidates=tuple(contained[:10]))
+        scored = process.extract(key, self.keys, scorer=fuzz.partial_ratio, limit=5)
+        close = [(self.names[index], score) for _, score, index in scored if score >= 60]
+        if close and close[0][1] >= 85 and (len(close) == 1 or close[0][1] - close[1][1] >= 10):
+            return Match(projects=tuple(self.by_name[close[0][0]]))
+        return Match(suggestions=tuple(name for name, _ in close[:3]))
+
+
+class AnswerKind(Enum):
+    PROJECT = "project"
+    AMBIGUOUS = "ambiguous"
+    NOT_FOUND = "not_found"
+    SUMMARY = "summary"
+    HELP = "help"
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: Question
+    kind: AnswerKind
+    project: ProjectResult | None = None
+    other_years: tuple[int, ...] = ()
+    names: tuple[str, ...] = ()  # candidates or suggestions
+    projects: tuple[ProjectResult, ...] = ()  # for a summary
+    problems: tuple[RowProblem, ...] = field(default_factory=tuple)  # open on the project's rows
+    year_not_found: bool = False  # the year asked for has no data; the latest is shown
+
+
+def answer(text: str, evaluation: Evaluation, index: ProjectIndex | None = None) -> Answer:
+    """Answer a question from a rated snapshot. Never raises on any text."""
+    question = parse_question(text)
+    if question.intent is Intent.HELP:
+        return Answer(question, AnswerKind.HELP)
+    if question.intent is Intent.SUMMARY:
+        projects = tuple(
+            p
+            for p in evaluation.projects
+            if question.year is None or p.fiscal_year == question.year
+        )
+        return Answer(question, AnswerKind.SUMMARY, projects=projects)
+    match = (index or ProjectIndex(evaluation.projects)).find(question.term)
+    if match.candidates:
+        return Answer(question, AnswerKind.AMBIGUOUS, names=match.candidates)
+    if not match.projects:
+        return Answer(question, AnswerKind.NOT_FOUND, names=match.suggestions)
+    years = sorted({p.fiscal_year for p in match.projects})
+    wanted = question.year if question.year in years else years[-1]
+    project = next(p for p in match.projects if p.fiscal_year == wanted)
+    rows = set(project.rows)
+    problems = tuple(p for p in evaluation.problems if p.row in rows)
+    return Answer(
+        question,
+        AnswerKind.PROJECT,
+        project=project,
+        other_years=tuple(y for y in years if y != wanted),
+        problems=problems,
+        year_not_found=question.year is not None and question.year != wanted,
+    )

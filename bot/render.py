@@ -1,0 +1,200 @@
+"""Words: answers and reports as plain text (the CLI; Slack builds blocks from the same data)."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+from bot.questions import Answer, AnswerKind, Lang
+from bot.services import Report
+from rules.evaluate import kpi_label
+from rules.models import KpiResult, ProjectResult, RowProblem, Severity
+from rules.values import Kind, Value, format_fiscal_year, format_number
+
+
+def width(text: str) -> int:
+    """Display width in a terminal: full-width characters take two columns."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def pad(text: str, columns: int) -> str:
+    return text + " " * max(0, columns - width(text))
+
+
+def clip(text: str, columns: int) -> str:
+    if width(text) <= columns:
+        return text
+    out = ""
+    for ch in text:
+        if width(out + ch + "…") > columns:
+            break
+        out += ch
+    return out + "…"
+
+
+def table(rows: Sequence[Sequence[str]], right: Iterable[int] = ()) -> list[str]:
+    right_aligned = set(right)
+    widths = [max(width(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for row in rows:
+        cells = []
+        for i, cell in enumerate(row):
+            gap = " " * (widths[i] - width(cell))
+            cells.append(gap + cell if i in right_aligned else cell + gap)
+        lines.append("  ".join(cells).rstrip())
+    return lines
+
+
+def year_label(year: int, lang: Lang) -> str:
+    return f"FY{year}" if lang is Lang.EN else format_fiscal_year(year)
+
+
+def value_text(value: Value) -> str:
+    """A value as the person typed it; numbers a spreadsheet parsed get separators."""
+    if value.kind is Kind.EMPTY:
+        return "（未入力）"
+    if value.text and not value.text.lstrip("-").replace(".", "", 1).isdigit():
+        return value.text.strip()
+    if value.kind is Kind.NUMBER and value.number is not None:
+        sign = "△" if value.number < 0 else ""
+        return f"{sign}{format_number(abs(value.number))}{value.unit}"
+    return "—" if value.kind is Kind.NOT_APPLICABLE else value.text
+
+
+def kpi_rows(kpis: Sequence[KpiResult], lang: Lang, name_width: int = 40) -> list[str]:
+    head = (
+        ["KPI", "name", "target", "actual", "rate", "met"]
+        if lang is Lang.EN
+        else ["KPI", "KPI名", "目標値", "実績値", "達成率", "達成"]
+    )
+    rows = [head]
+    for result in kpis:
+        rows.append(
+            [
+                kpi_label(result.kpi.kpi_no),
+                clip(result.kpi.name, name_width),
+                value_text(result.kpi.target),
+                value_text(result.kpi.actual),
+                result.achievement.display(),
+                result.mark(),
+            ]
+        )
+    return table(rows, right=(2, 3, 4))
+
+
+def project_text(project: ProjectResult, lang: Lang) -> list[str]:
+    rating = project.rating
+    en = lang is Lang.EN
+    lines = [
+        f"■ {project.project}（{year_label(project.fiscal_year, lang)}）"
+        + (f"  {project.department}" if project.department else ""),
+        f"  Rating: {rating.label_en} ({rating.label})" if en else f"  評価: {rating.label}",
+    ]
+    lines += ["    " + line for line in kpi_rows(project.kpis, lang)]
+    lines.append(
+        f"  {'Why' if en else '説明'}: {rating.explanation_en if en else rating.explanation}"
+    )
+    return lines
+
+
+def problem_text(problem: RowProblem) -> str:
+    mark = "⚠" if problem.severity is Severity.WARNING else "✖"
+    return f"{mark} {problem.describe()}"
+
+
+def answer_text(answer: Answer) -> str:
+    lang = answer.question.lang
+    en = lang is Lang.EN
+    if answer.kind is AnswerKind.HELP:
+        return HELP_EN if en else HELP_JA
+    if answer.kind is AnswerKind.AMBIGUOUS:
+        head = (
+            f"Several projects match “{answer.question.term}”. Which one?"
+            if en
+            else f"「{answer.question.term}」に当てはまる事業が複数あります。どれですか？"
+        )
+        return "\n".join([head, *(f"  - {name}" for name in answer.names)])
+    if answer.kind is AnswerKind.NOT_FOUND:
+        head = (
+            f"No project matches “{answer.question.term}”."
+            if en
+            else f"「{answer.question.term}」に当てはまる事業が見つかりません。"
+        )
+        if answer.names:
+            head += " Did you mean:" if en else " もしかして:"
+            return "\n".join([head, *(f"  - {name}" for name in answer.names)])
+        return head + (
+            " Try `summary` for the list." if en else " 「一覧」で事業の一覧を表示できます。"
+        )
+    if answer.kind is AnswerKind.SUMMARY:
+        return summary_text(answer.projects, lang)
+    assert answer.project is not None
+    lines = []
+    if answer.year_not_found and answer.question.year is not None:
+        asked = year_label(answer.question.year, lang)
+        lines.append(
+            f"No data for {asked}; showing the latest year."
+            if en
+            else f"{asked}のデータはありません。最新の年度を表示します。"
+        )
+    lines += project_text(answer.project, lang)
+    if answer.problems:
+        lines.append("  Open problems:" if en else "  未解決の指摘:")
+        lines += [f"    {problem_text(p)}" for p in answer.problems]
+    if answer.other_years:
+        years = "、".join(year_label(y, lang) for y in answer.other_years)
+        lines.append(f"  Other years: {years}" if en else f"  ほかの年度: {years}")
+    return "\n".join(lines)
+
+
+def summary_text(projects: Sequence[ProjectResult], lang: Lang) -> str:
+    if not projects:
+        return "No projects found." if lang is Lang.EN else "事業が見つかりません。"
+    head = (
+        ["FY", "project", "KPIs", "met", "rating"]
+        if lang is Lang.EN
+        else ["年度", "事業名", "KPI数", "達成", "評価"]
+    )
+    rows = [head]
+    for project in projects:
+        rows.append(
+            [
+                year_label(project.fiscal_year, lang),
+                clip(project.project, 44),
+                str(len(project.kpis)),
+                str(project.hits),
+                project.rating.label_en if lang is Lang.EN else project.rating.label,
+            ]
+        )
+    return "\n".join(table(rows, right=(2, 3)))
+
+
+def report_text(report: Report, lang: Lang = Lang.JA) -> str:
+    lines = [f"ワークブック: {report.snapshot.location}（タブ「{report.table.tab}」）", ""]
+    for project in report.evaluation.projects:
+        lines += project_text(project, lang)
+        lines.append("")
+    problems = report.problems
+    errors = len(report.errors)
+    lines.append(
+        f"入力チェック: {len(problems)}件の指摘（エラー{errors}件、注意{len(problems) - errors}件）"
+        if problems
+        else "入力チェック: 指摘はありません。"
+    )
+    lines += [f"  {problem_text(p)}" for p in problems]
+    return "\n".join(lines)
+
+
+HELP_JA = """\
+kpibot への質問の例:
+  三浦半島の評価は？        事業の評価・KPI・達成率と、その理由
+  宮ヶ瀬 2022               年度を指定して質問
+  一覧                      全事業の評価の一覧
+英語でも質問できます（例: rating for SDGs）。"""
+
+HELP_EN = """\
+Ask kpibot, for example:
+  rating for SDGs           a project's rating, KPIs, rates and why
+  Miyagase FY2022           a given year
+  summary                   every project's rating
+You can ask in Japanese too (三浦半島の評価は？)."""

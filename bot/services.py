@@ -1,0 +1,79 @@
+"""The use cases. Slack listeners, the CLI, the add-on API and scheduled jobs call these;
+none of them holds business flow of its own."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from rules.achievement import Rounding
+from rules.evaluate import evaluate
+from rules.models import Evaluation, RowProblem, Severity
+from rules.rulesets import RuleSet
+from sheets.backend import ConcurrentEditError, SheetBackend, SheetError, WorkbookSnapshot
+from sheets.schema import KpiTable, WriteSet, kpi_tab_name, plan_writes, read_kpi_table
+
+logger = logging.getLogger(__name__)
+
+SYNC_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Report:
+    """The outcome of reading and rating one workbook."""
+
+    snapshot: WorkbookSnapshot
+    table: KpiTable
+    evaluation: Evaluation
+    changes: WriteSet
+    written: bool = False
+
+    @property
+    def problems(self) -> tuple[RowProblem, ...]:
+        return self.table.problems + self.evaluation.problems
+
+    @property
+    def errors(self) -> tuple[RowProblem, ...]:
+        return tuple(p for p in self.problems if p.severity is Severity.ERROR)
+
+
+def rate_snapshot(snapshot: WorkbookSnapshot, ruleset: RuleSet, rounding: Rounding) -> Report:
+    """Validate and rate a workbook snapshot; work out what a sync would write."""
+    tab = kpi_tab_name(list(snapshot.tabs))
+    grid = snapshot.tabs[tab]
+    table = read_kpi_table(grid, tab)
+    evaluation = evaluate(table.rows, ruleset, rounding)
+    changes = plan_writes(grid, table, evaluation, snapshot.tabs)
+    return Report(snapshot, table, evaluation, changes)
+
+
+def check(backend: SheetBackend, ruleset: RuleSet, rounding: Rounding) -> Report:
+    """Validate and rate; write nothing."""
+    return rate_snapshot(backend.read(), ruleset, rounding)
+
+
+def sync(
+    backend: SheetBackend,
+    ruleset: RuleSet,
+    rounding: Rounding,
+    attempts: int = SYNC_ATTEMPTS,
+) -> Report:
+    """Validate, rate and write the owned cells back. A sheet edited between the read and
+    the write is read again, up to `attempts` times; then the edit conflict is reported."""
+    for attempt in range(1, attempts + 1):
+        report = rate_snapshot(backend.read(), ruleset, rounding)
+        if report.changes.empty:
+            return report
+        try:
+            backend.write(report.changes, report.snapshot)
+        except ConcurrentEditError:
+            logger.warning("sheet %s changed during sync (attempt %d)", backend.location, attempt)
+            if attempt == attempts:
+                raise SheetError(
+                    f"シートが書き込み中に何度も編集されたため、{attempts}回試して書き込みを"
+                    "あきらめました。何も書き込んでいません。しばらくしてからもう一度実行してください。",
+                    backend.location,
+                ) from None
+            continue
+        return Report(report.snapshot, report.table, report.evaluation, report.changes, True)
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,57 @@
+"""Settings from the environment, validated at start-up. Nothing else reads os.environ."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rules.rulesets import RULESETS
+
+GOOGLE_SHEETS_API_URL = "https://sheets.googleapis.com/v4/"
+SLACK_API_URL = "https://slack.com/api/"
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message names it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    kpibot_sheet: str = Field(
+        "", description="Google spreadsheet ID or URL, or a local .xlsx/.csv path"
+    )
+    kpibot_ruleset: str = "naikakufu"
+    kpibot_rounding: Literal["truncate", "half_up"] = "truncate"
+    kpibot_timezone: str = "Asia/Tokyo"
+    kpibot_database_url: str = "sqlite:///kpibot.db"
+    kpibot_sheets_api_url: str = GOOGLE_SHEETS_API_URL
+    kpibot_slack_api_url: str = SLACK_API_URL
+    kpibot_admin_users: str = ""
+    kpibot_addon_secret: SecretStr | None = None
+    google_application_credentials: str = ""
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    port: int = 3000
+
+    @field_validator("kpibot_ruleset")
+    @classmethod
+    def _known_ruleset(cls, value: str) -> str:
+        if value not in RULESETS:
+            raise ValueError(f"使えるのは {', '.join(RULESETS)} です")
+        return value
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment; a wrong value becomes a message that names the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        lines = []
+        for issue in error.errors():
+            name = str(issue["loc"][0]).upper() if issue["loc"] else "?"
+            lines.append(f"設定 {name} が正しくありません: {issue['msg']}")
+        raise SettingsError("\n".join(lines)) from None

@@ -1,0 +1,1 @@
+"""The bundled example workbook (installed as the package `bot.examples`)."""

@@ -1,0 +1,154 @@
+"""From raw KPI rows to rated projects: validate, compute rates, rate, check reported values."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from decimal import Decimal
+
+from rules.achievement import Rounding, achievement_rate
+from rules.models import (
+    Achievement,
+    Evaluation,
+    Field,
+    KpiResult,
+    KpiRow,
+    ProjectResult,
+    RateStatus,
+    Rating,
+    RawRow,
+    RowProblem,
+    Severity,
+)
+from rules.rulesets import RatedKpi, RuleSet, level_of, pending_rating
+from rules.validate import validate_row
+from rules.values import Kind
+
+_CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
+
+
+def kpi_label(number: int) -> str:
+    return f"KPI{_CIRCLED[number - 1]}" if 1 <= number <= len(_CIRCLED) else f"KPI{number}"
+
+
+def evaluate(
+    rows: Iterable[RawRow], ruleset: RuleSet, rounding: Rounding = Rounding.TRUNCATE
+) -> Evaluation:
+    problems: list[RowProblem] = []
+    projects: dict[tuple[int, str], list[KpiRow]] = {}
+    for raw in rows:
+        kpi, row_problems = validate_row(raw)
+        problems.extend(row_problems)
+        if kpi is not None:
+            projects.setdefault(kpi.project_key, []).append(kpi)
+
+    results = []
+    for (year, name), kpis in projects.items():
+        kpis = _numbered(kpis, problems)
+        kpi_results = tuple(_result(kpi, ruleset, rounding, problems) for kpi in kpis)
+        rating = _rate(kpi_results, ruleset)
+        department = next((kpi.department for kpi in kpis if kpi.department), "")
+        project = ProjectResult(year, name, department, kpi_results, rating)
+        _check_reported_rating(project, problems)
+        results.append(project)
+    problems.sort(key=lambda p: p.row)
+    return Evaluation(tuple(results), tuple(problems), ruleset.name)
+
+
+def _numbered(kpis: list[KpiRow], problems: list[RowProblem]) -> list[KpiRow]:
+    """Blank KPI番号 are numbered in order; a number used twice in a project is flagged."""
+    seen: set[int] = set()
+    numbered = []
+    for position, kpi in enumerate(kpis, start=1):
+        if kpi.kpi_no == 0:
+            number = position
+            while number in seen:
+                number += 1
+            kpi = replace(kpi, kpi_no=number)
+        elif kpi.kpi_no in seen:
+            problems.append(
+                RowProblem(
+                    kpi.row,
+                    Field.KPI_NO.label,
+                    f"{kpi_label(kpi.kpi_no)}はこの事業（{kpi.fiscal_year}年度）に2回あります。"
+                    "番号を確認してください。",
+                    Severity.WARNING,
+                )
+            )
+        seen.add(kpi.kpi_no)
+        numbered.append(kpi)
+    return numbered
+
+
+def _result(
+    kpi: KpiRow, ruleset: RuleSet, rounding: Rounding, problems: list[RowProblem]
+) -> KpiResult:
+    achievement = achievement_rate(kpi, rounding)
+    if achievement.status is RateStatus.UNDEFINED:
+        problems.append(RowProblem(kpi.row, "", achievement.reason, Severity.WARNING))
+    rate = achievement.rating_rate
+    achieved = None if rate is None else rate >= ruleset.hit_threshold
+    reported = kpi.reported_rate
+    if reported is not None:
+        computed = achievement.display()
+        if reported.kind is Kind.NUMBER and reported.number is not None:
+            typed = f"{reported.number.quantize(Decimal('0.1'))}%"
+        elif reported.kind is Kind.NOT_APPLICABLE:
+            typed = "—"
+        else:
+            typed = ""
+        settled = achievement.status in (RateStatus.OK, RateStatus.NEGATIVE, RateStatus.UNDEFINED)
+        if typed and settled and typed != computed:
+            problems.append(
+                RowProblem(
+                    kpi.row,
+                    Field.REPORTED_RATE.label,
+                    f"報告値 {typed} と計算値 {computed} が一致しません。",
+                )
+            )
+    return KpiResult(kpi, achievement, achieved)
+
+
+def _rate(kpis: tuple[KpiResult, ...], ruleset: RuleSet) -> Rating:
+    rated: list[RatedKpi] = []
+    waiting: list[tuple[str, Achievement]] = []
+    for result in kpis:
+        label = kpi_label(result.kpi.kpi_no)
+        if result.achievement.blocks_rating:
+            waiting.append((label, result.achievement))
+            continue
+        rate = result.achievement.rating_rate
+        if rate is not None:
+            rated.append((label, rate))
+    rating = ruleset.rate(rated)
+    if waiting:
+        return pending_rating(waiting, rating if rated else None)
+    return rating
+
+
+def _check_reported_rating(project: ProjectResult, problems: list[RowProblem]) -> None:
+    """A 報告評価 typed by a person is checked against the computed level."""
+    if project.rating.pending or project.rating.level is None:
+        return
+    for result in project.kpis:
+        typed = result.kpi.reported_rating
+        if not typed:
+            continue
+        level = level_of(typed)
+        if level is None:
+            problems.append(
+                RowProblem(
+                    result.kpi.row,
+                    Field.REPORTED_RATING.label,
+                    f"報告評価「{typed}」は4段階評価のどれか読み取れません。",
+                    Severity.WARNING,
+                )
+            )
+        elif level is not project.rating.level:
+            problems.append(
+                RowProblem(
+                    result.kpi.row,
+                    Field.REPORTED_RATING.label,
+                    f"報告評価「{typed}」と計算した評価「{project.rating.label}」が一致しません。",
+                )
+            )

@@ -1,0 +1,217 @@
+"""Typed records of the KPI domain. Frozen, slotted dataclasses: cheap to build by the
+tens of thousands, impossible to change by accident."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import Enum
+
+from rules.values import Cell, Value
+
+
+class Field(Enum):
+    """The input columns of the KPI tab (SPEC "The sheet")."""
+
+    FISCAL_YEAR = "年度"
+    PROJECT = "事業名"
+    DEPARTMENT = "担当課"
+    KPI_NO = "KPI番号"
+    KPI_NAME = "KPI名"
+    UNIT = "単位"
+    BASELINE = "基準値"
+    TARGET = "目標値"
+    ACTUAL = "実績値"
+    METHOD = "算定方法"
+    DIRECTION = "方向"
+    REPORTED_RATE = "報告達成率"
+    REPORTED_RATING = "報告評価"
+
+    @property
+    def label(self) -> str:
+        return self.value
+
+
+class Method(Enum):
+    ABSOLUTE = "実数"  # rate = actual / target
+    INCREMENT = "増加分"  # the values are increments; rate = actual / target
+    BASELINE = "基準値比"  # rate = (actual − baseline) / (target − baseline)
+
+
+class Direction(Enum):
+    UP = "増加"  # higher is better
+    DOWN = "減少"  # lower is better
+
+
+class Severity(Enum):
+    ERROR = "error"  # the cell cannot be used; the KPI gets no rate
+    WARNING = "warning"  # used, but a person should look at it
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    """One thing wrong with one cell (or row, when column is empty), for the 検証 column."""
+
+    row: int  # 1-based sheet row number, as a person sees it
+    column: str  # the header text of the column, or "" for the whole row
+    message: str
+    severity: Severity = Severity.ERROR
+
+    def describe(self) -> str:
+        where = f"{self.row}行目" + (f"「{self.column}」" if self.column else "")
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class RawRow:
+    """A KPI tab row as read from the sheet: field → cell, with blanks of merged
+    project cells already filled from the row above (sheets/schema does that)."""
+
+    row: int
+    cells: dict[Field, Cell]
+
+
+@dataclass(frozen=True, slots=True)
+class KpiRow:
+    """A KPI row whose cells have each become a typed value (some may be empty or pending)."""
+
+    row: int
+    fiscal_year: int
+    project: str
+    department: str
+    kpi_no: int
+    name: str
+    unit: str
+    baseline: Value
+    target: Value
+    actual: Value
+    method: Method = Method.ABSOLUTE
+    direction: Direction = Direction.UP
+    reported_rate: Value | None = None
+    reported_rating: str = ""
+    invalid_fields: frozenset[Field] = field(default_factory=frozenset)
+
+    @property
+    def project_key(self) -> tuple[int, str]:
+        return (self.fiscal_year, self.project)
+
+
+class RateStatus(Enum):
+    OK = "ok"
+    NEGATIVE = "negative"  # moved away from the target: shown as —, counts as 0%
+    PENDING = "pending"  # 集計中
+    MISSING = "missing"  # not entered yet
+    INVALID = "invalid"  # a cell could not be read
+    UNDEFINED = "undefined"  # cannot be computed (target 0, not applicable, …)
+
+
+@dataclass(frozen=True, slots=True)
+class Achievement:
+    status: RateStatus
+    rate: Decimal | None = None  # the displayed (rounded) rate, when there is one
+    reason: str = ""  # why there is no rate, in Japanese
+
+    @property
+    def rating_rate(self) -> Decimal | None:
+        """The rate the rating rules use: a negative rate counts as 0%."""
+        if self.status is RateStatus.OK:
+            return self.rate
+        if self.status is RateStatus.NEGATIVE:
+            return Decimal(0)
+        return None
+
+    @property
+    def blocks_rating(self) -> bool:
+        """A project with such a KPI cannot be rated yet (評価保留)."""
+        return self.status in (RateStatus.PENDING, RateStatus.MISSING, RateStatus.INVALID)
+
+    def display(self) -> str:
+        return "—" if self.rate is None or self.status is not RateStatus.OK else f"{self.rate}%"
+
+
+class Level(Enum):
+    """The national four-level scale; `value` is the level number used for colours."""
+
+    VERY_EFFECTIVE = 1
+    CONSIDERABLY_EFFECTIVE = 2
+    EFFECTIVE = 3
+    NOT_EFFECTIVE = 4
+
+    @property
+    def label(self) -> str:
+        return _LEVEL_LABELS[self][0]
+
+    @property
+    def label_en(self) -> str:
+        return _LEVEL_LABELS[self][1]
+
+
+_LEVEL_LABELS = {
+    Level.VERY_EFFECTIVE: ("地方創生に非常に効果的であった", "very effective"),
+    Level.CONSIDERABLY_EFFECTIVE: ("地方創生に相当程度効果があった", "considerably effective"),
+    Level.EFFECTIVE: ("地方創生に効果があった", "effective"),
+    Level.NOT_EFFECTIVE: ("地方創生に効果がなかった", "not effective"),
+}
+
+PENDING_LABEL = "評価保留"
+
+
+@dataclass(frozen=True, slots=True)
+class Rating:
+    """A project's rating with the sentence that explains it (ja and en)."""
+
+    label: str  # what goes in the 評価 column
+    label_en: str
+    explanation: str
+    explanation_en: str
+    level: Level | None = None  # None for 評価保留 and for schemes without levels
+    pending: bool = False
+    provisional: Rating | None = None  # for 評価保留: what the rating would be now
+
+
+@dataclass(frozen=True, slots=True)
+class KpiResult:
+    kpi: KpiRow
+    achievement: Achievement
+    achieved: bool | None  # ○ / × / — (None)
+
+    def mark(self) -> str:
+        return {True: "○", False: "×", None: "—"}[self.achieved]
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectResult:
+    fiscal_year: int
+    project: str
+    department: str
+    kpis: tuple[KpiResult, ...]
+    rating: Rating
+
+    @property
+    def rows(self) -> tuple[int, ...]:
+        return tuple(result.kpi.row for result in self.kpis)
+
+    @property
+    def hits(self) -> int:
+        return sum(1 for result in self.kpis if result.achieved)
+
+    @property
+    def mean_rate(self) -> Decimal | None:
+        rates = [r.achievement.rating_rate for r in self.kpis]
+        known = [rate for rate in rates if rate is not None]
+        return sum(known, Decimal(0)) / len(known) if known else None
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """Everything one run computed: per KPI, per project, and every problem found."""
+
+    projects: tuple[ProjectResult, ...]
+    problems: tuple[RowProblem, ...]
+    ruleset: str
+
+    def problems_by_row(self) -> dict[int, list[RowProblem]]:
+        by_row: dict[int, list[RowProblem]] = {}
+        for problem in self.problems:
+            by_row.setdefault(problem.row, []).append(problem)
+        return by_row

@@ -1,0 +1,211 @@
+"""Rating rule sets: small, named, tested objects. Add one by writing a class with
+`name`, `title`, `hit_threshold` and `rate()`, and listing it in `RULESETS`.
+
+`rate()` gets the rateable KPIs of one project (label, rate as the rules count it: a
+negative rate is already 0) and returns a `Rating` whose explanation a person can check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+from typing import Protocol
+
+from rules.models import PENDING_LABEL, Achievement, Level, RateStatus, Rating
+
+RatedKpi = tuple[str, Decimal]  # ("KPI①", 254.5)
+
+
+class RuleSet(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def hit_threshold(self) -> Decimal:
+        """A KPI at or above this rate is 達成 (○)."""
+        ...
+
+    def rate(self, kpis: Sequence[RatedKpi]) -> Rating: ...
+
+
+def _pct(rate: Decimal) -> str:
+    return f"{rate.quantize(Decimal('0.1'), rounding=ROUND_DOWN)}%"
+
+
+def _limit(threshold: Decimal) -> str:
+    """Thresholds read as people write them: 100%, 80%, 75.5%."""
+    return f"{threshold.normalize():f}%"
+
+
+def _mean(kpis: Sequence[RatedKpi]) -> Decimal:
+    return sum((rate for _, rate in kpis), Decimal(0)) / len(kpis)
+
+
+def _rating(level: Level, explanation: str, explanation_en: str) -> Rating:
+    return Rating(
+        label=level.label,
+        label_en=level.label_en,
+        explanation=f"{explanation} → {level.label.removeprefix('地方創生に')}",
+        explanation_en=f"{explanation_en} → {level.label_en}",
+        level=level,
+    )
+
+
+NO_RATEABLE_KPI = Rating(
+    label="評価不能",
+    label_en="not rateable",
+    explanation="達成率を計算できるKPIがありません",
+    explanation_en="no KPI has a rate that can be computed",
+)
+
+
+@dataclass(frozen=True)
+class Naikakufu:
+    """The national four-level scale as Kanagawa's FY2023 report applies it
+    (reference/criteria.md).
+
+    `exception_level` is the level the ※ clause gives (hits not a majority and mean
+    below `mean_threshold`): the summary page and the published ratings say
+    「効果があった」 (the default); the report's legend says 「効果がなかった」.
+    """
+
+    name: str = "naikakufu"
+    title: str = "内閣府4段階評価（神奈川県方式）"
+    hit_threshold: Decimal = Decimal(100)
+    fail_threshold: Decimal = Decimal(80)
+    mean_threshold: Decimal = Decimal(80)
+    exception_level: Level = Level.EFFECTIVE
+
+    def rate(self, kpis: Sequence[RatedKpi]) -> Rating:
+        if not kpis:
+            return NO_RATEABLE_KPI
+        total = len(kpis)
+        hits = sum(1 for _, rate in kpis if rate >= self.hit_threshold)
+        mean = _mean(kpis)
+        hit, fail = _limit(self.hit_threshold), _limit(self.fail_threshold)
+        if hits == total:
+            return _rating(
+                Level.VERY_EFFECTIVE,
+                f"{total}件すべてが{hit}以上",
+                f"all {total} KPIs at or above {hit}",
+            )
+        if all(rate < self.fail_threshold for _, rate in kpis):
+            return _rating(
+                Level.NOT_EFFECTIVE,
+                f"{total}件すべてが{fail}未満",
+                f"all {total} KPIs below {fail}",
+            )
+        if hits:
+            majority = hits * 2 > total
+            share = f"{total}件中{hits}件が{hit}以上"
+            share_en = f"{hits} of {total} KPIs at or above {hit}"
+            if not majority and mean < self.mean_threshold:
+                return _rating(
+                    self.exception_level,
+                    f"{share}（過半数に達せず）、平均{_pct(mean)}"
+                    f"（{_limit(self.mean_threshold)}未満）",
+                    f"{share_en} (not a majority), mean {_pct(mean)} "
+                    f"(below {_limit(self.mean_threshold)})",
+                )
+            qualifier = "過半数" if majority else "過半数に達せず"
+            qualifier_en = "a majority" if majority else "not a majority"
+            return _rating(
+                Level.CONSIDERABLY_EFFECTIVE,
+                f"{share}（{qualifier}）、平均{_pct(mean)}",
+                f"{share_en} ({qualifier_en}), mean {_pct(mean)}",
+            )
+        return _rating(
+            Level.EFFECTIVE,
+            f"{total}件すべてが{hit}未満で、{fail}以上が"
+            f"{sum(1 for _, r in kpis if r >= self.fail_threshold)}件、平均{_pct(mean)}",
+            f"all {total} KPIs below {hit}, "
+            f"{sum(1 for _, r in kpis if r >= self.fail_threshold)} at or above {fail}, "
+            f"mean {_pct(mean)}",
+        )
+
+
+@dataclass(frozen=True)
+class PassFail:
+    """評価（達成 ○ 未達成×）: one mark per KPI and a count per project, no levels."""
+
+    name: str = "passfail"
+    title: str = "達成○・未達成×"
+    hit_threshold: Decimal = Decimal(100)
+
+    def rate(self, kpis: Sequence[RatedKpi]) -> Rating:
+        if not kpis:
+            return NO_RATEABLE_KPI
+        hits = [label for label, rate in kpis if rate >= self.hit_threshold]
+        misses = [label for label, rate in kpis if rate < self.hit_threshold]
+        total = len(kpis)
+        detail = f"達成: {'、'.join(hits) or 'なし'}／未達成: {'、'.join(misses) or 'なし'}"
+        detail_en = f"met: {', '.join(hits) or 'none'}; not met: {', '.join(misses) or 'none'}"
+        return Rating(
+            label=f"{total}件中{len(hits)}件達成",
+            label_en=f"{len(hits)} of {total} met",
+            explanation=f"{total}件中{len(hits)}件が{_limit(self.hit_threshold)}以上（{detail}）",
+            explanation_en=f"{len(hits)} of {total} KPIs at or above "
+            f"{_limit(self.hit_threshold)} ({detail_en})",
+        )
+
+
+RULESETS: dict[str, RuleSet] = {
+    "naikakufu": Naikakufu(),
+    # The wording of the report's legend: the ※ exception gives 「効果がなかった」.
+    "naikakufu-legend": Naikakufu(
+        name="naikakufu-legend",
+        title="内閣府4段階評価（凡例の文言）",
+        exception_level=Level.NOT_EFFECTIVE,
+    ),
+    "passfail": PassFail(),
+}
+
+
+_WAITING_EN = {
+    RateStatus.PENDING: "still being compiled",
+    RateStatus.MISSING: "not entered yet",
+    RateStatus.INVALID: "unreadable",
+}
+
+
+def pending_rating(
+    waiting: Sequence[tuple[str, Achievement]], provisional: Rating | None
+) -> Rating:
+    """評価保留: some KPI is not in yet; the provisional rating goes in the explanation."""
+    why = "、".join(f"{label}の{achievement.reason}" for label, achievement in waiting)
+    why_en = ", ".join(
+        f"{label} {_WAITING_EN.get(achievement.status, 'missing')}"
+        for label, achievement in waiting
+    )
+    explanation = f"{why}のため評価保留"
+    explanation_en = f"pending: {why_en}"
+    if provisional is not None and provisional is not NO_RATEABLE_KPI:
+        explanation += f"（暫定評価: {provisional.explanation}）"
+        explanation_en += f" (provisional: {provisional.label_en}; {provisional.explanation_en})"
+    return Rating(
+        label=PENDING_LABEL,
+        label_en="pending",
+        explanation=explanation,
+        explanation_en=explanation_en,
+        pending=True,
+        provisional=provisional,
+    )
+
+
+def level_of(label: str) -> Level | None:
+    """Which level a typed rating means: 「相当程度効果があった」, 「③地方創生に効果があった」,
+    「非常に効果的だった」 (Yamaguchi's wording) all count."""
+    text = label.replace(" ", "").replace("　", "")
+    if not text:
+        return None
+    if "非常に効果" in text:
+        return Level.VERY_EFFECTIVE
+    if "相当程度" in text:
+        return Level.CONSIDERABLY_EFFECTIVE
+    if "効果がなかった" in text or "効果が無かった" in text or "効果なし" in text:
+        return Level.NOT_EFFECTIVE
+    if "効果があった" in text or "効果有" in text:
+        return Level.EFFECTIVE
+    return None

@@ -1,0 +1,235 @@
+"""Cell values as people type them, turned into typed values or a plain-Japanese problem.
+
+Nothing here raises on bad input: every parser returns either a value or a `Problem`.
+Inputs are the cell contents as a person sees them (strings, or numbers a spreadsheet
+already parsed).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from enum import Enum
+from functools import lru_cache
+
+Cell = str | int | float | Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """What is wrong with one cell, in words a person at the city hall can act on."""
+
+    message: str
+    severity: str = "error"  # "error": the value cannot be used; "warning": used, but check it
+
+
+class Kind(Enum):
+    NUMBER = "number"
+    PENDING = "pending"  # 集計中: not available yet
+    NOT_APPLICABLE = "not_applicable"  # —, -, （事業開始前）
+    EMPTY = "empty"
+    INVALID = "invalid"  # could not be read: kept only to show what was typed
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    kind: Kind
+    number: Decimal | None = None
+    unit: str = ""
+    note: str = ""  # the parenthetical note, e.g. 令和元年 or 速報値
+    preliminary: bool = False  # 速報値
+    text: str = ""  # the cell as typed, for messages
+
+    @property
+    def is_number(self) -> bool:
+        return self.kind is Kind.NUMBER
+
+
+EMPTY = Value(Kind.EMPTY)
+
+_PENDING_WORDS = ("集計中", "未集計", "調査中", "確定前", "未確定", "算定中")
+# After NFKC, the full-width minus (－) has become "-" already.
+_NOT_APPLICABLE = frozenset(
+    {"-", "—", "―", "‐", "–", "ー", "−", "該当なし", "なし", "n/a", "N/A", "NA", "*", "＊"}
+)
+_MINUS_SIGNS = "△▲-−"
+_MULTIPLIERS = {"十": 10, "百": 100, "千": 1_000, "万": 10_000, "億": 10**8, "兆": 10**12}
+_MULTIPLIER_PREFIX = re.compile(r"^[十百千万億兆]+")
+# A number: digits with optional thousands separators (a stray space after the comma is
+# what text copied from a PDF looks like), an optional decimal part.
+_NUMBER = re.compile(r"(\d{1,3}(?:,\s?\d{3})+|\d+)(\.\d+)?|\.\d+")
+_PAREN_NOTE = re.compile(r"[(（]([^()（）]*)[)）]\s*$")
+_MULTIPLE_VALUES = (
+    "「{raw}」には複数の値が入っているようです。1つのセルには1つの値だけを入力してください。"
+)
+_DIGIT = re.compile(r"\d")
+_SPACES = re.compile(r"\s+")
+
+
+def normalise_text(text: str) -> str:
+    """Full-width letters and digits to half-width, the way people mean them."""
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def parse_value(cell: Cell) -> Value | Problem:
+    """Parse a target, actual or baseline cell. Never raises."""
+    if cell is None:
+        return EMPTY
+    if isinstance(cell, bool):  # bool is an int subclass; a checkbox is not a KPI value
+        return Problem(f"「{cell}」は数値ではありません。")
+    if isinstance(cell, int | Decimal):
+        return Value(Kind.NUMBER, Decimal(cell), text=str(cell))
+    if isinstance(cell, float):
+        if cell != cell or cell in (float("inf"), float("-inf")):
+            return Problem("数値として読めない値です（NaN/無限大）。")
+        # repr of a float is the shortest string that round-trips: 73.3, not 73.299999…
+        return Value(Kind.NUMBER, Decimal(repr(cell)), text=repr(cell))
+    if not isinstance(cell, str):
+        return Problem(f"「{cell}」は数値として読めません。")
+    return _parse_text(cell)
+
+
+@lru_cache(maxsize=65_536)
+def _parse_text(raw: str) -> Value | Problem:
+    text = normalise_text(raw)
+    if not text:
+        return EMPTY
+    if text.startswith("="):  # a formula whose result the file does not carry
+        return Problem(
+            f"数式「{raw}」の計算結果がファイルに保存されていません。"
+            "表計算ソフトで開いて保存し直してください。"
+        )
+    if any(word in text for word in _PENDING_WORDS):
+        return Value(Kind.PENDING, text=raw)
+    if text in _NOT_APPLICABLE:
+        return Value(Kind.NOT_APPLICABLE, text=raw)
+
+    note = ""
+    match = _PAREN_NOTE.search(text)
+    if match:
+        note = match.group(1).strip()
+        text = text[: match.start()].strip()
+        if not text:  # （事業開始前）: a note and no number means there is no value
+            return Value(Kind.NOT_APPLICABLE, note=note, text=raw)
+
+    sign = 1
+    if text[0] in _MINUS_SIGNS:
+        sign = -1
+        text = text[1:].lstrip()
+    elif text[0] == "+":
+        text = text[1:].lstrip()
+    if not text:
+        return Problem(f"「{raw}」に数値がありません。")
+
+    number_match = _NUMBER.match(text)
+    if number_match is None:
+        if len(_NUMBER.findall(text)) > 1:
+            return Problem(_MULTIPLE_VALUES.format(raw=raw))
+        if _DIGIT.search(text):
+            return Problem(
+                f"「{raw}」は数値で始まっていません。数値と単位だけを入力してください"
+                "（例: 1,234人）。"
+            )
+        return Problem(
+            f"「{raw}」は数値として読めません。数値、「集計中」、または「—」を入力してください。"
+        )
+    digits = number_match.group(0).replace(",", "").replace(" ", "")
+    rest = text[number_match.end() :].strip()
+    if _DIGIT.search(rest):
+        return Problem(_MULTIPLE_VALUES.format(raw=raw))
+    try:
+        number = Decimal(digits)
+    except InvalidOperation:  # pragma: no cover - the regex admits only valid literals
+        return Problem(f"「{raw}」は数値として読めません。")
+
+    unit = _SPACES.sub("", rest)
+    prefix = _MULTIPLIER_PREFIX.match(unit)
+    if prefix:  # 14万人 = 140,000人; 30,001百万円 = 30,001,000,000円
+        factor = 1
+        for char in prefix.group(0):
+            factor *= _MULTIPLIERS[char]
+        number *= factor
+        unit = unit[prefix.end() :]
+    return Value(
+        Kind.NUMBER,
+        sign * number,
+        unit=unit,
+        note=note,
+        preliminary="速報" in note,
+        text=raw,
+    )
+
+
+_ERA_YEAR = re.compile(r"^(令和|R|平成|H)\s*(元|\d{1,2})\s*(?:年度?)?$", re.IGNORECASE)
+_WESTERN_YEAR = re.compile(r"^(\d{4})\s*(?:年度?|FY)?$", re.IGNORECASE)
+_FY_YEAR = re.compile(r"^FY\s*(\d{4})$", re.IGNORECASE)
+_ERA_START = {"令和": 2018, "r": 2018, "平成": 1988, "h": 1988}
+
+
+def parse_fiscal_year(cell: Cell) -> int | Problem | None:
+    """`令和5年度`, `R5`, `2023`, `2023年度`, `FY2023` → 2023. Empty → None."""
+    if cell is None:
+        return None
+    if isinstance(cell, bool):
+        return Problem(f"年度「{cell}」を読めません。")
+    if isinstance(cell, int | float | Decimal):
+        if cell == int(cell) and 1989 <= int(cell) <= 2100:
+            return int(cell)
+        return Problem(f"年度「{cell}」を読めません。例: 令和5年度、R5、2023")
+    text = normalise_text(str(cell))
+    if not text:
+        return None
+    era = _ERA_YEAR.match(text)
+    if era:
+        offset = 1 if era.group(2) == "元" else int(era.group(2))
+        if offset >= 1:
+            return _ERA_START[era.group(1).lower()] + offset
+    western = _WESTERN_YEAR.match(text) or _FY_YEAR.match(text)
+    if western and 1989 <= int(western.group(1)) <= 2100:
+        return int(western.group(1))
+    return Problem(f"年度「{cell}」を読めません。例: 令和5年度、R5、2023")
+
+
+_KPI_NUMBER = re.compile(r"^(?:KPI)?\s*[-_#.]?\s*(\d{1,2})$", re.IGNORECASE)
+
+
+def parse_kpi_number(cell: Cell) -> int | Problem | None:
+    """`KPI①`, `①`, `1`, `KPI1` → 1. Empty → None (numbered in order)."""
+    if cell is None:
+        return None
+    if isinstance(cell, int | float | Decimal) and not isinstance(cell, bool):
+        if cell == int(cell) and 1 <= int(cell) <= 99:
+            return int(cell)
+        return Problem(f"KPI番号「{cell}」を読めません。例: KPI①、①、1")
+    text = normalise_text(str(cell))  # NFKC turns ① into 1
+    if not text:
+        return None
+    match = _KPI_NUMBER.match(text)
+    if match and int(match.group(1)) >= 1:
+        return int(match.group(1))
+    return Problem(f"KPI番号「{cell}」を読めません。例: KPI①、①、1")
+
+
+def format_fiscal_year(year: int) -> str:
+    """2023 → 令和5年度, 2019 → 令和元年度, 2018 → 平成30年度."""
+    if year >= 2019:
+        return f"令和{'元' if year == 2019 else year - 2018}年度"
+    return f"平成{'元' if year == 1989 else year - 1988}年度"
+
+
+def format_number(number: Decimal) -> str:
+    """12345.6 → 12,345.6 (for messages and answers)."""
+    if number == number.to_integral_value():
+        return f"{int(number):,}"
+    return f"{number:,}"
+
+
+def cell_text(cell: Cell) -> str:
+    """The cell as a person reads it, for messages."""
+    if cell is None:
+        return ""
+    if isinstance(cell, float) and cell == int(cell):
+        return str(int(cell))
+    return str(cell).strip()

@@ -1,0 +1,82 @@
+"""What a sheet backend is: read a snapshot of the workbook, write kpibot's owned cells."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sheets.schema import Grid, WriteSet
+
+
+class SheetError(Exception):
+    """A workbook could not be read or written. `message` is for the person using kpibot."""
+
+    def __init__(self, message: str, sheet: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.sheet = sheet
+
+
+class ConcurrentEditError(SheetError):
+    """The sheet changed between kpibot's read and its write; nothing was written."""
+
+
+@dataclass(frozen=True)
+class WorkbookSnapshot:
+    """The workbook as a person sees it: every tab as rows of displayed cell values."""
+
+    title: str
+    location: str  # a path or a URL, for links in answers
+    tabs: dict[str, Grid] = field(default_factory=dict)
+    version: str = ""  # changes whenever the workbook changes (mtime, revision)
+
+
+class SheetBackend(Protocol):
+    @property
+    def location(self) -> str: ...
+
+    def read(self) -> WorkbookSnapshot: ...
+
+    def write(self, changes: WriteSet, read_as: WorkbookSnapshot) -> None:
+        """Write the owned cells. Raises ConcurrentEditError, writing nothing, when the
+        workbook is no longer what `read_as` saw where it matters."""
+        ...
+
+
+class MemoryBackend:
+    """A workbook held in memory: for tests of the services and for previews."""
+
+    def __init__(self, tabs: dict[str, Grid], title: str = "memory") -> None:
+        self.tabs = {name: [list(row) for row in grid] for name, grid in tabs.items()}
+        self.title = title
+        self.writes = 0
+        self._revision = 0
+
+    @property
+    def location(self) -> str:
+        return f"memory:{self.title}"
+
+    def read(self) -> WorkbookSnapshot:
+        tabs = {name: [list(row) for row in grid] for name, grid in self.tabs.items()}
+        return WorkbookSnapshot(self.title, self.location, tabs, str(self._revision))
+
+    def write(self, changes: WriteSet, read_as: WorkbookSnapshot) -> None:
+        if read_as.version != str(self._revision):
+            raise ConcurrentEditError("ワークブックが読み込み後に変更されました。", self.title)
+        apply_writes(self.tabs, changes)
+        self.writes += 1
+        self._revision += 1
+
+
+def apply_writes(tabs: dict[str, Grid], changes: WriteSet) -> None:
+    """Apply a write set to grids in place (memory and CSV backends)."""
+    grid = tabs.setdefault(changes.kpi_tab, [])
+    for update in changes.cells:
+        while len(grid) < update.row:
+            grid.append([])
+        line = grid[update.row - 1]
+        while len(line) < update.col:
+            line.append(None)
+        line[update.col - 1] = update.value
+    for name, content in changes.tabs.items():
+        tabs[name] = [list(row) for row in content]

@@ -1,0 +1,358 @@
+"""The layout of the KPI workbook (SPEC "The sheet"): where the header is, which column is
+which, which cells kpibot owns, and what it writes into them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
+from enum import Enum
+
+from rules.models import Evaluation, Field, RawRow, RowProblem, Severity
+from rules.values import Cell, format_fiscal_year
+
+SheetCell = str | int | float | Decimal | dt.date | dt.datetime | None
+Grid = list[list[SheetCell]]
+
+KPI_TAB = "KPI"
+SUMMARY_TAB = "評価"
+HEADER_SEARCH_ROWS = 10
+
+
+class SchemaError(Exception):
+    """The workbook cannot be read as a KPI sheet at all (no header, missing columns)."""
+
+    def __init__(self, message: str, tab: str = "", row: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.tab = tab
+        self.row = row
+
+
+class Owned(Enum):
+    """Output columns of the KPI tab that kpibot owns, with their English header."""
+
+    RATE = ("達成率", "rate")
+    ACHIEVED = ("達成", "achieved")
+    RATING = ("評価", "rating")
+    CHECK = ("検証", "check")
+
+    @property
+    def ja(self) -> str:
+        return self.value[0]
+
+    @property
+    def en(self) -> str:
+        return self.value[1]
+
+
+_ALIASES: dict[Field, tuple[str, ...]] = {
+    Field.FISCAL_YEAR: ("年度", "fiscal_year", "fiscalyear", "year", "fy", "事業年度"),
+    Field.PROJECT: ("事業名", "project", "project_name", "交付金事業の名称", "個別事業名"),
+    Field.DEPARTMENT: ("担当課", "department", "dept", "担当部署", "所管課", "担当部局"),
+    Field.KPI_NO: ("kpi番号", "kpi_no", "kpino", "kpi_number"),
+    Field.KPI_NAME: ("kpi名", "kpi", "kpi_name", "指標", "指標名", "重要業績評価指標"),
+    Field.UNIT: ("単位", "unit"),
+    Field.BASELINE: ("基準値", "baseline", "事業開始前", "事業開始期", "基準"),
+    Field.TARGET: ("目標値", "target", "目標"),
+    Field.ACTUAL: ("実績値", "actual", "実績"),
+    Field.METHOD: ("算定方法", "method", "計算方法"),
+    Field.DIRECTION: ("方向", "direction"),
+    Field.REPORTED_RATE: ("報告達成率", "reported_rate"),
+    Field.REPORTED_RATING: ("報告評価", "reported_rating"),
+}
+_FIELD_BY_HEADER = {alias: column for column, names in _ALIASES.items() for alias in names}
+_OWNED_BY_HEADER = {name: owned for owned in Owned for name in (owned.ja, owned.en)}
+REQUIRED = (Field.FISCAL_YEAR, Field.PROJECT, Field.TARGET, Field.ACTUAL)
+# Blank cells of these columns mean "same as the row above" (merged cells in the source).
+CARRIED = (Field.FISCAL_YEAR, Field.PROJECT, Field.DEPARTMENT)
+# A row is a KPI row when one of these holds something; a row with only a project name
+# (a section heading) is not.
+KPI_EVIDENCE = (Field.KPI_NO, Field.KPI_NAME, Field.BASELINE, Field.TARGET, Field.ACTUAL)
+
+_TRAILING_NOTE = re.compile(r"[(（][^()（）]*[)）]$")
+_SPACE = re.compile(r"\s+")
+
+
+def header_key(cell: SheetCell) -> str:
+    """How a header is compared: width, case, spaces and a trailing (note) do not matter."""
+    if cell is None:
+        return ""
+    text = _SPACE.sub("", unicodedata.normalize("NFKC", str(cell))).lower().lstrip("※")
+    return _TRAILING_NOTE.sub("", text)
+
+
+def as_rules_cell(cell: SheetCell) -> Cell:
+    if isinstance(cell, dt.datetime | dt.date):
+        return cell.isoformat()
+    return cell
+
+
+@dataclass(frozen=True)
+class KpiTable:
+    """Where everything is in the KPI tab. Row and column numbers are 1-based."""
+
+    tab: str
+    header_row: int
+    columns: dict[Field, int]
+    owned: dict[Owned, int]  # every owned column, existing or to be added at the right
+    new_owned: tuple[Owned, ...]  # owned columns that are not in the sheet yet
+    rows: tuple[RawRow, ...]
+    other_rows: tuple[int, ...]  # rows below the header that hold no KPI
+    english: bool
+    problems: tuple[RowProblem, ...] = field(default_factory=tuple)
+
+
+def kpi_tab_name(tab_names: Sequence[str]) -> str:
+    for name in tab_names:
+        if header_key(name) == header_key(KPI_TAB):
+            return name
+    if not tab_names:
+        raise SchemaError("ワークブックにタブがありません。")
+    return tab_names[0]
+
+
+def find_header(grid: Grid, tab: str) -> tuple[int, dict[Field, int], dict[Owned, int], bool]:
+    """The header row among the first rows: the one that names the most KPI columns."""
+    best: tuple[int, dict[Field, int], dict[Owned, int], list[str]] | None = None
+    for index, row in enumerate(grid[:HEADER_SEARCH_ROWS]):
+        columns: dict[Field, int] = {}
+        owned: dict[Owned, int] = {}
+        raw_names: list[str] = []
+        for col, cell in enumerate(row, start=1):
+            key = header_key(cell)
+            if key in _FIELD_BY_HEADER:
+                columns.setdefault(_FIELD_BY_HEADER[key], col)
+                raw_names.append(key)
+            elif key in _OWNED_BY_HEADER:
+                owned.setdefault(_OWNED_BY_HEADER[key], col)
+        if best is None or len(columns) > len(best[1]):
+            best = (index + 1, columns, owned, raw_names)
+    if best is None or len(best[1]) < 2:
+        raise SchemaError(
+            f"「{tab}」タブの先頭{HEADER_SEARCH_ROWS}行に見出し行が見つかりません。"
+            "「年度」「事業名」「目標値」「実績値」などの見出しを1行に並べてください。",
+            tab,
+        )
+    header_row, columns, owned, names = best
+    missing = [column.label for column in REQUIRED if column not in columns]
+    if missing:
+        raise SchemaError(
+            f"「{tab}」タブの見出し行（{header_row}行目）に必要な列がありません: "
+            + "、".join(f"「{name}」" for name in missing)
+            + "。列を追加するか、見出しの文字を確認してください。",
+            tab,
+            header_row,
+        )
+    english = sum(1 for name in names if name.isascii()) * 2 > len(names)
+    return header_row, columns, owned, english
+
+
+def read_kpi_table(grid: Grid, tab: str) -> KpiTable:
+    header_row, columns, owned, english = find_header(grid, tab)
+    problems: list[RowProblem] = []
+    header = grid[header_row - 1]
+    seen: dict[Field, int] = {}
+    for col, cell in enumerate(header, start=1):
+        column = _FIELD_BY_HEADER.get(header_key(cell))
+        if column is None:
+            continue
+        if column in seen:
+            problems.append(
+                RowProblem(
+                    header_row,
+                    str(cell),
+                    f"見出し「{cell}」の列が2つあります（{seen[column]}列目と{col}列目）。"
+                    f"左の{seen[column]}列目を使います。",
+                    Severity.WARNING,
+                )
+            )
+        else:
+            seen[column] = col
+
+    # Owned columns that are absent are added after the last used header cell.
+    last_used = max(
+        (col for col, cell in enumerate(header, start=1) if header_key(cell)), default=0
+    )
+    all_owned = dict(owned)
+    new_owned = []
+    for item in Owned:
+        if item not in all_owned:
+            last_used += 1
+            all_owned[item] = last_used
+            new_owned.append(item)
+
+    rows: list[RawRow] = []
+    other_rows: list[int] = []
+    carried: dict[Field, Cell] = {}
+    for index in range(header_row, len(grid)):
+        line = grid[index]
+        cells: dict[Field, Cell] = {}
+        for column, col in columns.items():
+            value = as_rules_cell(line[col - 1]) if col <= len(line) else None
+            if isinstance(value, str) and not value.strip():
+                value = None
+            cells[column] = value
+        is_kpi = any(cells[column] is not None for column in KPI_EVIDENCE if column in cells)
+        for column in CARRIED:
+            if column not in cells:
+                continue
+            if cells[column] is None:
+                cells[column] = carried.get(column)
+            else:
+                carried[column] = cells[column]
+                if column is Field.PROJECT:  # a new project starts a new department
+                    carried.pop(Field.DEPARTMENT, None)
+                    if cells.get(Field.DEPARTMENT) is not None:
+                        carried[Field.DEPARTMENT] = cells[Field.DEPARTMENT]
+        if is_kpi:
+            rows.append(RawRow(index + 1, cells))
+        else:
+            other_rows.append(index + 1)
+    return KpiTable(
+        tab=tab,
+        header_row=header_row,
+        columns=columns,
+        owned=all_owned,
+        new_owned=tuple(new_owned),
+        rows=tuple(rows),
+        other_rows=tuple(other_rows),
+        english=english,
+        problems=tuple(problems),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CellUpdate:
+    row: int
+    col: int
+    value: str
+
+
+@dataclass(frozen=True)
+class WriteSet:
+    """Everything a sync wants to change: owned cells of the KPI tab, and owned tabs
+    written whole. Empty when the sheet already says what kpibot would write."""
+
+    kpi_tab: str
+    header_row: int = 1
+    cells: tuple[CellUpdate, ...] = ()
+    tabs: dict[str, Grid] = field(default_factory=dict)
+    # Key cells (row → project, KPI name) as read: a backend that can be edited while
+    # kpibot works re-reads them before writing, so no value lands on a moved row.
+    keys: dict[int, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not self.cells and not self.tabs
+
+    def __len__(self) -> int:
+        return len(self.cells) + sum(len(grid) for grid in self.tabs.values())
+
+
+def shown(cell: SheetCell) -> str:
+    """A cell as text, for comparing what is there with what kpibot would write."""
+    if cell is None:
+        return ""
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    return str(cell)
+
+
+def owned_values(evaluation: Evaluation, table: KpiTable) -> dict[int, dict[Owned, str]]:
+    """What each row's owned cells should say."""
+    problems = evaluation.problems_by_row()
+    values: dict[int, dict[Owned, str]] = {}
+    for project in evaluation.projects:
+        for result in project.kpis:
+            values[result.kpi.row] = {
+                Owned.RATE: result.achievement.display(),
+                Owned.ACHIEVED: result.mark(),
+                Owned.RATING: project.rating.label,
+                Owned.CHECK: "",
+            }
+    blank = {Owned.RATE: "", Owned.ACHIEVED: "", Owned.RATING: "", Owned.CHECK: ""}
+    for raw in table.rows:
+        row_values = values.setdefault(raw.row, dict(blank))
+        row_problems = problems.get(raw.row, [])
+        row_values[Owned.CHECK] = "\n".join(_check_text(problem) for problem in row_problems)
+    for row in table.other_rows:
+        values.setdefault(row, dict(blank))
+    return values
+
+
+def _check_text(problem: RowProblem) -> str:
+    mark = "⚠" if problem.severity is Severity.WARNING else "✖"
+    where = f"「{problem.column}」" if problem.column else ""
+    return f"{mark}{where}{problem.message}"
+
+
+SUMMARY_HEADER = ["年度", "事業名", "担当課", "KPI数", "100%以上", "平均達成率", "評価", "説明"]
+
+
+def summary_grid(evaluation: Evaluation) -> Grid:
+    grid: Grid = [list(SUMMARY_HEADER)]
+    for project in evaluation.projects:
+        mean = project.mean_rate
+        grid.append(
+            [
+                format_fiscal_year(project.fiscal_year),
+                project.project,
+                project.department,
+                str(len(project.kpis)),
+                str(project.hits),
+                "—" if mean is None else f"{mean.quantize(Decimal('0.1'), ROUND_DOWN)}%",
+                project.rating.label,
+                project.rating.explanation,
+            ]
+        )
+    return grid
+
+
+def plan_writes(
+    grid: Grid, table: KpiTable, evaluation: Evaluation, tabs: dict[str, Grid]
+) -> WriteSet:
+    """The owned cells whose text differs from what kpibot would write, and nothing else."""
+    updates: list[CellUpdate] = []
+    for item in table.new_owned:
+        updates.append(
+            CellUpdate(table.header_row, table.owned[item], item.en if table.english else item.ja)
+        )
+    for row, row_values in owned_values(evaluation, table).items():
+        line = grid[row - 1] if row <= len(grid) else []
+        for item, text in row_values.items():
+            col = table.owned[item]
+            current = shown(line[col - 1]) if col <= len(line) else ""
+            if current != text:
+                updates.append(CellUpdate(row, col, text))
+    summary = summary_grid(evaluation)
+    write_tabs: dict[str, Grid] = {}
+    existing = tabs.get(SUMMARY_TAB)
+    if existing is None or _trimmed(existing) != _trimmed(summary):
+        write_tabs[SUMMARY_TAB] = summary
+    return WriteSet(table.tab, table.header_row, tuple(updates), write_tabs, row_keys(grid, table))
+
+
+KEY_FIELDS = (Field.PROJECT, Field.KPI_NO, Field.KPI_NAME, Field.TARGET, Field.ACTUAL)
+
+
+def row_keys(grid: Grid, table: KpiTable) -> dict[int, tuple[str, ...]]:
+    """The cells that identify each row, as typed (not filled down): if any of them differ
+    when a backend re-reads them before writing, rows moved or were edited meanwhile."""
+    cols = [table.columns[f] for f in KEY_FIELDS if f in table.columns]
+    keys: dict[int, tuple[str, ...]] = {}
+    for row in range(table.header_row, len(grid) + 1):
+        line = grid[row - 1]
+        keys[row] = tuple(shown(line[c - 1]) if c <= len(line) else "" for c in cols)
+    return keys
+
+
+def _trimmed(grid: Grid) -> list[list[str]]:
+    rows = [[shown(cell) for cell in row] for row in grid]
+    rows = [row[: max((i + 1 for i, c in enumerate(row) if c), default=0)] for row in rows]
+    while rows and not rows[-1]:
+        rows.pop()
+    return rows
