@@ -3,6 +3,7 @@ tens of thousands, impossible to change by accident."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
@@ -68,7 +69,7 @@ class RawRow:
     project cells already filled from the row above (sheets/schema does that)."""
 
     row: int
-    cells: dict[Field, Cell]
+    cells: Mapping[Field, Cell]
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ is dropped, with its message.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from decimal import Decimal
 from typing import TypeVar
 
@@ -101,20 +102,21 @@ def validate_row(raw: RawRow) -> tuple[KpiRow | None, list[RowProblem]]:
     unit_column = normalise_text(cell_text(cells.get(Field.UNIT)))
     scale, base_unit = unit_scale(unit_column)
 
+    typed_units: dict[Field, str] = {}
+
     def number(column: Field) -> Value:
         parsed = parse_value(cells.get(column))
         if isinstance(parsed, Problem):
             problem(column, parsed.message)
             invalid.add(column)
             return Value(Kind.INVALID, text=cell_text(cells.get(column)))
-        if parsed.kind is Kind.NUMBER and parsed.number is not None and not parsed.unit:
-            if scale != 1:
-                return Value(Kind.NUMBER, parsed.number * scale, base_unit, parsed.note,
-                             parsed.preliminary, parsed.text)  # fmt: skip
-            if base_unit:
-                return Value(Kind.NUMBER, parsed.number, base_unit, parsed.note,
-                             parsed.preliminary, parsed.text)  # fmt: skip
-        return parsed
+        if parsed.kind is not Kind.NUMBER or parsed.number is None:
+            return parsed
+        if parsed.unit:
+            typed_units[column] = parsed.unit
+            return parsed
+        # A bare number is in the unit of the 単位 column (千円: thousands of yen).
+        return replace(parsed, number=parsed.number * scale, unit=base_unit)
 
     baseline = number(Field.BASELINE)
     target = number(Field.TARGET)
@@ -151,23 +153,23 @@ def validate_row(raw: RawRow) -> tuple[KpiRow | None, list[RowProblem]]:
         )
         invalid.add(Field.BASELINE)
 
-    if target.is_number and actual.is_number and target.unit and actual.unit:
-        if target.unit != actual.unit:
+    if base_unit:
+        for column, unit in typed_units.items():
+            if unit != base_unit:
+                problem(
+                    column,
+                    f"単位列は「{unit_column}」ですが、値の単位は「{unit}」です。確認してください。",
+                    Severity.WARNING,
+                )
+    elif Field.TARGET in typed_units and Field.ACTUAL in typed_units:
+        target_unit, actual_unit = typed_units[Field.TARGET], typed_units[Field.ACTUAL]
+        if target_unit != actual_unit:
             problem(
                 Field.ACTUAL,
-                f"目標値の単位「{target.unit}」と実績値の単位「{actual.unit}」が異なります。"
+                f"目標値の単位「{target_unit}」と実績値の単位「{actual_unit}」が異なります。"
                 "同じ単位で入力されているか確認してください。",
                 Severity.WARNING,
             )
-    elif base_unit:
-        for column, value in ((Field.TARGET, target), (Field.ACTUAL, actual)):
-            if value.is_number and value.unit and value.unit != base_unit:
-                problem(
-                    column,
-                    f"単位列は「{unit_column}」ですが、値の単位は「{value.unit}」です。"
-                    "確認してください。",
-                    Severity.WARNING,
-                )
     for column, value in ((Field.TARGET, target), (Field.ACTUAL, actual)):
         if value.preliminary:
             problem(column, "速報値です。確定値が出たら更新してください。", Severity.WARNING)

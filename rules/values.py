@@ -7,6 +7,7 @@ already parsed).
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -80,6 +81,8 @@ def parse_value(cell: Cell) -> Value | Problem:
     if isinstance(cell, bool):  # bool is an int subclass; a checkbox is not a KPI value
         return Problem(f"「{cell}」は数値ではありません。")
     if isinstance(cell, int | Decimal):
+        if isinstance(cell, Decimal) and not cell.is_finite():
+            return Problem("数値として読めない値です（NaN/無限大）。")
         return Value(Kind.NUMBER, Decimal(cell), text=str(cell))
     if isinstance(cell, float):
         if cell != cell or cell in (float("inf"), float("-inf")):
@@ -162,6 +165,15 @@ def _parse_text(raw: str) -> Value | Problem:
     )
 
 
+def _whole(number: int | float | Decimal) -> int | None:
+    """The number as an int when it is a finite whole number (2023.0 → 2023)."""
+    if isinstance(number, float) and not math.isfinite(number):
+        return None
+    if isinstance(number, Decimal) and not number.is_finite():
+        return None
+    return int(number) if number == int(number) else None
+
+
 _ERA_YEAR = re.compile(r"^(令和|R|平成|H)\s*(元|\d{1,2})\s*(?:年度?)?$", re.IGNORECASE)
 _WESTERN_YEAR = re.compile(r"^(\d{4})\s*(?:年度?|FY)?$", re.IGNORECASE)
 _FY_YEAR = re.compile(r"^FY\s*(\d{4})$", re.IGNORECASE)
@@ -175,8 +187,9 @@ def parse_fiscal_year(cell: Cell) -> int | Problem | None:
     if isinstance(cell, bool):
         return Problem(f"年度「{cell}」を読めません。")
     if isinstance(cell, int | float | Decimal):
-        if cell == int(cell) and 1989 <= int(cell) <= 2100:
-            return int(cell)
+        whole = _whole(cell)
+        if whole is not None and 1989 <= whole <= 2100:
+            return whole
         return Problem(f"年度「{cell}」を読めません。例: 令和5年度、R5、2023")
     text = normalise_text(str(cell))
     if not text:
@@ -200,8 +213,9 @@ def parse_kpi_number(cell: Cell) -> int | Problem | None:
     if cell is None:
         return None
     if isinstance(cell, int | float | Decimal) and not isinstance(cell, bool):
-        if cell == int(cell) and 1 <= int(cell) <= 99:
-            return int(cell)
+        whole = _whole(cell)
+        if whole is not None and 1 <= whole <= 99:
+            return whole
         return Problem(f"KPI番号「{cell}」を読めません。例: KPI①、①、1")
     text = normalise_text(str(cell))  # NFKC turns ① into 1
     if not text:
