@@ -146,6 +146,8 @@ class XlsxBackend:
 
 
 _ENCODINGS = ("utf-8-sig", "cp932")
+# What kpibot writes that Shift_JIS cannot hold, and the character people read the same.
+_SHIFT_JIS_LOOKALIKES = str.maketrans({"—": "―"})
 
 
 class CsvBackend:
@@ -222,8 +224,12 @@ class CsvBackend:
             cells = ["" if cell is None else str(cell) for cell in row]
             writer.writerow([_inert(cell) for cell in cells] if inert else cells)
 
+        text = buffer.getvalue()
+        if encoding == "cp932":
+            text = text.translate(_SHIFT_JIS_LOOKALIKES)
+
         def save(tmp: Path) -> None:
-            tmp.write_bytes(buffer.getvalue().encode(encoding, errors="strict"))
+            tmp.write_bytes(text.encode(encoding, errors="strict"))
 
         try:
             _replace_atomically(path, save)

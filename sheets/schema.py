@@ -262,6 +262,11 @@ def shown(cell: SheetCell) -> str:
     return str(cell)
 
 
+def comparable(cell: SheetCell) -> str:
+    """A cell as text, with "―" read as "—": a Shift_JIS file cannot hold the latter."""
+    return shown(cell).replace("―", "—")
+
+
 def owned_values(evaluation: Evaluation, table: KpiTable) -> dict[int, dict[Owned, str]]:
     """What each row's owned cells should say."""
     problems = evaluation.problems_by_row()
@@ -285,7 +290,7 @@ def owned_values(evaluation: Evaluation, table: KpiTable) -> dict[int, dict[Owne
 
 
 def _check_text(problem: RowProblem) -> str:
-    mark = "⚠" if problem.severity is Severity.WARNING else "✖"
+    mark = "【注意】" if problem.severity is Severity.WARNING else "【エラー】"
     where = f"「{problem.column}」" if problem.column else ""
     return f"{mark}{where}{problem.message}"
 
@@ -325,7 +330,7 @@ def plan_writes(
         line = grid[row - 1] if row <= len(grid) else []
         for item, text in row_values.items():
             col = table.owned[item]
-            current = shown(line[col - 1]) if col <= len(line) else ""
+            current = comparable(line[col - 1]) if col <= len(line) else ""
             if current != text:
                 updates.append(CellUpdate(row, col, text))
     summary = summary_grid(evaluation)
@@ -351,7 +356,7 @@ def row_keys(grid: Grid, table: KpiTable) -> dict[int, tuple[str, ...]]:
 
 
 def _trimmed(grid: Grid) -> list[list[str]]:
-    rows = [[shown(cell) for cell in row] for row in grid]
+    rows = [[comparable(cell) for cell in row] for row in grid]
     rows = [row[: max((i + 1 for i, c in enumerate(row) if c), default=0)] for row in rows]
     while rows and not rows[-1]:
         rows.pop()

@@ -113,9 +113,7 @@ def test_one_bad_row_does_not_stop_the_others() -> None:
 
 
 def test_reported_rate_that_disagrees_is_an_error() -> None:
-    _, problems = evaluate_rows(
-        row(3, target="500件", actual="399.5件", reported_rate="80.0%")
-    )
+    _, problems = evaluate_rows(row(3, target="500件", actual="399.5件", reported_rate="80.0%"))
     assert problems == ["3行目「報告達成率」: 報告値 80.0% と計算値 79.9% が一致しません。"]
 
 

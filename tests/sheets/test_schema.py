@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import pytest
+
+from rules.models import Field
+from sheets.schema import Grid, Owned, SchemaError, kpi_tab_name, read_kpi_table
+
+HEADER = ["年度", "事業名", "担当課", "KPI番号", "KPI名", "目標値", "実績値"]
+
+
+def test_header_is_found_below_title_rows() -> None:
+    grid: Grid = [
+        ["令和5年度 効果検証シート"],
+        [None],
+        ["※ 入力のお願い"],
+        HEADER,  # type: ignore[list-item]
+        ["R5", "事業A", "企画課", "KPI①", "参加者数", "100人", "120人"],
+    ]
+    table = read_kpi_table(grid, "KPI")
+    assert table.header_row == 4
+    assert [r.row for r in table.rows] == [5]
+
+
+def test_columns_are_found_by_name_in_any_order_in_english_too() -> None:
+    grid: Grid = [
+        ["actual", "Target", "KPI", "project", "fiscal_year"],
+        ["120", "100", "visitors", "Project A", "2023"],
+    ]
+    table = read_kpi_table(grid, "KPI")
+    assert table.columns[Field.ACTUAL] == 1 and table.columns[Field.FISCAL_YEAR] == 5
+    assert table.english
+    assert [o.en for o in table.new_owned] == ["rate", "achieved", "rating", "check"]
+
+
+def test_headers_with_full_width_spaces_and_notes_still_match() -> None:
+    grid: Grid = [["年 度", "事業名", "目標値（R4.3時点）", "実績値 (R4.3)"], ["R5", "A", "1", "1"]]
+    table = read_kpi_table(grid, "KPI")
+    assert table.columns[Field.TARGET] == 3 and table.columns[Field.ACTUAL] == 4
+
+
+def test_missing_required_columns_are_named() -> None:
+    grid: Grid = [["年度", "事業名", "KPI名", "目標"]]
+    with pytest.raises(SchemaError) as caught:
+        read_kpi_table(grid, "KPI")
+    assert "「実績値」" in caught.value.message and "1行目" in caught.value.message
+
+
+def test_a_sheet_without_any_header_says_where_it_looked() -> None:
+    grid: Grid = [["メモ"], ["なにか"]]
+    with pytest.raises(SchemaError) as caught:
+        read_kpi_table(grid, "KPI")
+    assert "先頭10行" in caught.value.message
+
+
+def test_blank_project_year_and_department_are_filled_from_the_row_above() -> None:
+    grid: Grid = [
+        HEADER,  # type: ignore[list-item]
+        ["R5", "事業A", "企画課", "KPI①", "a", "1", "1"],
+        [None, None, None, "KPI②", "b", "1", "1"],
+        [None, "事業B", None, "KPI①", "c", "1", "1"],
+    ]
+    rows = read_kpi_table(grid, "KPI").rows
+    assert [r.cells[Field.PROJECT] for r in rows] == ["事業A", "事業A", "事業B"]
+    assert [r.cells[Field.FISCAL_YEAR] for r in rows] == ["R5", "R5", "R5"]
+    assert [r.cells[Field.DEPARTMENT] for r in rows] == ["企画課", "企画課", None]
+
+
+def test_rows_without_kpi_content_are_not_kpi_rows() -> None:
+    grid: Grid = [
+        HEADER,  # type: ignore[list-item]
+        [None, "基本目標1", None, None, None, None, None],
+        [],
+        ["R5", "事業A", None, None, "a", "1", "1"],
+    ]
+    table = read_kpi_table(grid, "KPI")
+    assert [r.row for r in table.rows] == [4]
+    assert table.other_rows == (2, 3)
+
+
+def test_existing_owned_columns_are_reused_and_missing_ones_added_at_the_right() -> None:
+    grid: Grid = [[*HEADER, "評価", "備考"]]
+    table = read_kpi_table(grid, "KPI")
+    assert table.owned[Owned.RATING] == 8
+    assert table.owned[Owned.RATE] == 10 and table.owned[Owned.CHECK] == 12
+    assert table.new_owned == (Owned.RATE, Owned.ACHIEVED, Owned.CHECK)
+
+
+def test_a_duplicated_header_is_a_warning_and_the_left_one_wins() -> None:
+    grid: Grid = [[*HEADER, "実績値"], ["R5", "A", None, None, "a", "1", "2", "3"]]
+    table = read_kpi_table(grid, "KPI")
+    assert table.columns[Field.ACTUAL] == 7
+    assert "2つあります" in table.problems[0].message
+
+
+def test_the_kpi_tab_is_the_one_named_kpi_else_the_first() -> None:
+    assert kpi_tab_name(["メモ", "ｋｐｉ", "評価"]) == "ｋｐｉ"
+    assert kpi_tab_name(["シート1", "評価"]) == "シート1"
