@@ -44,11 +44,7 @@ def test_sync_of_the_kanagawa_workbook_writes_every_published_rate_and_rating(
     assert report.written
     published_vs_written(read_xlsx(kanagawa_xlsx, "KPI"))
     summary = read_xlsx(kanagawa_xlsx, "評価")
-    assert summary[0][:3] == ("年度", "事業名", "担当課") or list(summary[0][:3]) == [
-        "年度",
-        "事業名",
-        "担当課",
-    ]
+    assert summary[0][:3] == ["年度", "事業名", "担当課"]
     assert len(summary) == 11
 
 
@@ -95,7 +91,7 @@ def _decorated_workbook(path: Path) -> Path:
 
 def _cells(path: Path) -> dict[tuple[str, str], tuple[object, ...]]:
     workbook = openpyxl.load_workbook(path)
-    cells = {}
+    cells: dict[tuple[str, str], tuple[object, ...]] = {}
     for sheet in workbook.worksheets:
         for row in sheet.iter_rows():
             for cell in row:
