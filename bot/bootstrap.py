@@ -35,7 +35,7 @@ def build(settings: Settings, sheet: str | None = None) -> Services:
         settings=settings,
         backend=open_backend(location, settings),
         ruleset=RULESETS[settings.kpibot_ruleset],
-        rounding=Rounding(settings.kpibot_rounding),
+        rounding=Rounding[settings.kpibot_rounding.upper()],
     )
 
 

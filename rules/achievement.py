@@ -29,23 +29,59 @@ _HUNDRED = Decimal(100)
 
 
 class Rounding(Enum):
-    TRUNCATE = "truncate"  # 切り捨て, as the published tables do
-    HALF_UP = "half_up"  # 四捨五入
+    TRUNCATE = ROUND_DOWN  # 切り捨て, as the published tables do
+    HALF_UP = ROUND_HALF_UP  # 四捨五入
 
     def apply(self, rate: Decimal) -> Decimal:
-        mode = ROUND_DOWN if self is Rounding.TRUNCATE else ROUND_HALF_UP
-        return rate.quantize(_TENTH, rounding=mode)
+        return rate.quantize(_TENTH, rounding=self.value)
 
 
 _INPUT_FIELDS = (Field.TARGET, Field.ACTUAL, Field.BASELINE, Field.METHOD, Field.DIRECTION)
 
 
 def achievement_rate(kpi: KpiRow, rounding: Rounding = Rounding.TRUNCATE) -> Achievement:
-    if any(column in kpi.invalid_fields for column in _INPUT_FIELDS):
+    if kpi.invalid_fields and not kpi.invalid_fields.isdisjoint(_INPUT_FIELDS):
         return Achievement(RateStatus.INVALID, reason="入力エラー")
-    needed: tuple[tuple[str, Value], ...] = (("目標値", kpi.target), ("実績値", kpi.actual))
+    target, actual = kpi.target.number, kpi.actual.number
     if kpi.method is Method.BASELINE:
-        needed = (("基準値", kpi.baseline), *needed)
+        return _baseline_rate(kpi, rounding)
+    if target is None or actual is None:
+        return _why_no_rate((("目標値", kpi.target), ("実績値", kpi.actual)))
+    if kpi.method is Method.ABSOLUTE and kpi.direction is Direction.DOWN:
+        if actual == 0:
+            return Achievement(RateStatus.UNDEFINED, reason=_ZERO_ACTUAL)
+        return _rate(target, actual, rounding)
+    if target == 0:
+        return Achievement(RateStatus.UNDEFINED, reason=_ZERO_TARGET)
+    return _rate(actual, target, rounding)
+
+
+_ZERO_TARGET = "目標値が0のため達成率を計算できません"
+_ZERO_ACTUAL = "減少目標で実績値が0のため達成率を計算できません"
+_SAME_BASELINE = "目標値と基準値が同じため達成率を計算できません"
+_AWAY = "目標と逆の方向に動いたため「—」（0%として評価）"
+
+
+def _rate(numerator: Decimal, denominator: Decimal, rounding: Rounding) -> Achievement:
+    rate = numerator * _HUNDRED / denominator
+    if rate < 0:
+        return Achievement(RateStatus.NEGATIVE, reason=_AWAY)
+    return Achievement(RateStatus.OK, rounding.apply(rate))
+
+
+def _baseline_rate(kpi: KpiRow, rounding: Rounding) -> Achievement:
+    baseline, target, actual = kpi.baseline.number, kpi.target.number, kpi.actual.number
+    if baseline is None or target is None or actual is None:
+        return _why_no_rate(
+            (("基準値", kpi.baseline), ("目標値", kpi.target), ("実績値", kpi.actual))
+        )
+    if target == baseline:
+        return Achievement(RateStatus.UNDEFINED, reason=_SAME_BASELINE)
+    return _rate(actual - baseline, target - baseline, rounding)
+
+
+def _why_no_rate(needed: tuple[tuple[str, Value], ...]) -> Achievement:
+    """Pending wins over missing, and missing over not applicable."""
     for label, value in needed:
         if value.kind is Kind.PENDING:
             return Achievement(RateStatus.PENDING, reason=f"{label}が集計中")
@@ -56,25 +92,4 @@ def achievement_rate(kpi: KpiRow, rounding: Rounding = Rounding.TRUNCATE) -> Ach
         if value.number is None:
             reason = f"{label}が「—」のため達成率はありません"
             return Achievement(RateStatus.UNDEFINED, reason=reason)
-
-    target, actual = kpi.target.number, kpi.actual.number
-    assert target is not None and actual is not None  # every needed value is a number here
-    if kpi.method is Method.BASELINE:
-        baseline = kpi.baseline.number
-        assert baseline is not None
-        numerator, denominator = actual - baseline, target - baseline
-        zero_reason = "目標値と基準値が同じため達成率を計算できません"
-    elif kpi.method is Method.ABSOLUTE and kpi.direction is Direction.DOWN:
-        numerator, denominator = target, actual
-        zero_reason = "減少目標で実績値が0のため達成率を計算できません"
-    else:
-        numerator, denominator = actual, target
-        zero_reason = "目標値が0のため達成率を計算できません"
-    if denominator == 0:
-        return Achievement(RateStatus.UNDEFINED, reason=zero_reason)
-
-    rate = numerator * _HUNDRED / denominator
-    if rate < 0:
-        reason = "目標と逆の方向に動いたため「—」（0%として評価）"
-        return Achievement(RateStatus.NEGATIVE, reason=reason)
-    return Achievement(RateStatus.OK, rounding.apply(rate))
+    raise AssertionError("a value without a number has a kind")  # pragma: no cover

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 from decimal import Decimal
+from operator import itemgetter
 
 from rules.achievement import Rounding, achievement_rate
 from rules.models import (
@@ -27,8 +27,11 @@ from rules.values import Kind
 _CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
 
 
+_LABELS = tuple(f"KPI{circled}" for circled in _CIRCLED)
+
+
 def kpi_label(number: int) -> str:
-    return f"KPI{_CIRCLED[number - 1]}" if 1 <= number <= len(_CIRCLED) else f"KPI{number}"
+    return _LABELS[number - 1] if 1 <= number <= len(_LABELS) else f"KPI{number}"
 
 
 def evaluate(
@@ -51,12 +54,15 @@ def evaluate(
         project = ProjectResult(year, name, department, kpi_results, rating)
         _check_reported_rating(project, problems)
         results.append(project)
-    problems.sort(key=lambda p: p.row)
+    problems.sort(key=itemgetter(0))  # by row
     return Evaluation(tuple(results), tuple(problems), ruleset.name)
 
 
 def _numbered(kpis: list[KpiRow], problems: list[RowProblem]) -> list[KpiRow]:
     """Blank KPI番号 are numbered in order; a number used twice in a project is flagged."""
+    numbers = {kpi.kpi_no for kpi in kpis}
+    if len(numbers) == len(kpis) and 0 not in numbers:
+        return kpis  # numbered by the person, each once: the usual case
     seen: set[int] = set()
     numbered = []
     for position, kpi in enumerate(kpis, start=1):
@@ -64,7 +70,7 @@ def _numbered(kpis: list[KpiRow], problems: list[RowProblem]) -> list[KpiRow]:
             number = position
             while number in seen:
                 number += 1
-            kpi = replace(kpi, kpi_no=number)
+            kpi = kpi._replace(kpi_no=number)
         elif kpi.kpi_no in seen:
             problems.append(
                 RowProblem(

@@ -1,18 +1,26 @@
-"""Typed records of the KPI domain. Frozen, slotted dataclasses: cheap to build by the
-tens of thousands, impossible to change by accident."""
+"""Typed records of the KPI domain, all immutable.
+
+The records built once per row (RawRow, KpiRow, Achievement, KpiResult, RowProblem) are
+NamedTuples: as immutable as frozen dataclasses and about three times cheaper to build,
+which is what keeps 50,000 rows under a second. The rest are frozen dataclasses."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
+from typing import NamedTuple
 
 from rules.values import Cell, Value
 
 
 class Field(Enum):
     """The input columns of the KPI tab (SPEC "The sheet")."""
+
+    # Members are singletons: identity hashing is correct and runs in C, where Enum's own
+    # __hash__ is Python code called millions of times per sync.
+    __hash__ = object.__hash__
 
     FISCAL_YEAR = "年度"
     PROJECT = "事業名"
@@ -33,6 +41,9 @@ class Field(Enum):
         return self.value
 
 
+FIELD_POSITION = {column: position for position, column in enumerate(Field, start=1)}
+
+
 class Method(Enum):
     ABSOLUTE = "実数"  # rate = actual / target
     INCREMENT = "増加分"  # the values are increments; rate = actual / target
@@ -49,8 +60,7 @@ class Severity(Enum):
     WARNING = "warning"  # used, but a person should look at it
 
 
-@dataclass(frozen=True, slots=True)
-class RowProblem:
+class RowProblem(NamedTuple):
     """One thing wrong with one cell (or row, when column is empty), for the 検証 column."""
 
     row: int  # 1-based sheet row number, as a person sees it
@@ -63,17 +73,35 @@ class RowProblem:
         return f"{where}: {self.message}"
 
 
-@dataclass(frozen=True, slots=True)
-class RawRow:
-    """A KPI tab row as read from the sheet: field → cell, with blanks of merged
-    project cells already filled from the row above (sheets/schema does that)."""
+class RawRow(NamedTuple):
+    """A KPI tab row as read from the sheet, one attribute per input column (in the order
+    of `Field`), with blanks of merged project cells already filled from the row above
+    (sheets/schema does that). A column the sheet does not have reads None."""
 
     row: int
-    cells: Mapping[Field, Cell]
+    fiscal_year: Cell = None
+    project: Cell = None
+    department: Cell = None
+    kpi_no: Cell = None
+    kpi_name: Cell = None
+    unit: Cell = None
+    baseline: Cell = None
+    target: Cell = None
+    actual: Cell = None
+    method: Cell = None
+    direction: Cell = None
+    reported_rate: Cell = None
+    reported_rating: Cell = None
+
+    @classmethod
+    def of(cls, row: int, cells: Mapping[Field, Cell]) -> RawRow:
+        return cls(row, *(cells.get(column) for column in Field))
+
+    def cell(self, column: Field) -> Cell:
+        return self[FIELD_POSITION[column]]
 
 
-@dataclass(frozen=True, slots=True)
-class KpiRow:
+class KpiRow(NamedTuple):
     """A KPI row whose cells have each become a typed value (some may be empty or pending)."""
 
     row: int
@@ -90,7 +118,7 @@ class KpiRow:
     direction: Direction = Direction.UP
     reported_rate: Value | None = None
     reported_rating: str = ""
-    invalid_fields: frozenset[Field] = field(default_factory=frozenset)
+    invalid_fields: frozenset[Field] = frozenset()
 
     @property
     def project_key(self) -> tuple[int, str]:
@@ -106,8 +134,7 @@ class RateStatus(Enum):
     UNDEFINED = "undefined"  # cannot be computed (target 0, not applicable, …)
 
 
-@dataclass(frozen=True, slots=True)
-class Achievement:
+class Achievement(NamedTuple):
     status: RateStatus
     rate: Decimal | None = None  # the displayed (rounded) rate, when there is one
     reason: str = ""  # why there is no rate, in Japanese
@@ -132,6 +159,8 @@ class Achievement:
 
 class Level(Enum):
     """The national four-level scale; `value` is the level number used for colours."""
+
+    __hash__ = object.__hash__  # as Field: singletons, hashed in C
 
     VERY_EFFECTIVE = 1
     CONSIDERABLY_EFFECTIVE = 2
@@ -170,8 +199,7 @@ class Rating:
     provisional: Rating | None = None  # for 評価保留: what the rating would be now
 
 
-@dataclass(frozen=True, slots=True)
-class KpiResult:
+class KpiResult(NamedTuple):
     kpi: KpiRow
     achievement: Achievement
     achieved: bool | None  # ○ / × / — (None)

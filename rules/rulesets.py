@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
+from functools import cached_property
 from typing import Protocol
 
 from rules.models import PENDING_LABEL, Achievement, Level, RateStatus, Rating
@@ -30,8 +31,12 @@ class RuleSet(Protocol):
     def rate(self, kpis: Sequence[RatedKpi]) -> Rating: ...
 
 
+_TENTH = Decimal("0.1")
+_ZERO = Decimal(0)
+
+
 def _pct(rate: Decimal) -> str:
-    return f"{rate.quantize(Decimal('0.1'), rounding=ROUND_DOWN)}%"
+    return f"{rate.quantize(_TENTH, rounding=ROUND_DOWN)}%"
 
 
 def _limit(threshold: Decimal) -> str:
@@ -43,13 +48,16 @@ def _mean(kpis: Sequence[RatedKpi]) -> Decimal:
     return sum((rate for _, rate in kpis), Decimal(0)) / len(kpis)
 
 
+# (label, English label, the label as the explanation ends: 相当程度効果があった)
+_WORDS = {
+    level: (level.label, level.label_en, level.label.removeprefix("地方創生に")) for level in Level
+}
+
+
 def _rating(level: Level, explanation: str, explanation_en: str) -> Rating:
+    label, label_en, short = _WORDS[level]
     return Rating(
-        label=level.label,
-        label_en=level.label_en,
-        explanation=f"{explanation} → {level.label.removeprefix('地方創生に')}",
-        explanation_en=f"{explanation_en} → {level.label_en}",
-        level=level,
+        label, label_en, f"{explanation} → {short}", f"{explanation_en} → {label_en}", level
     )
 
 
@@ -78,20 +86,29 @@ class Naikakufu:
     mean_threshold: Decimal = Decimal(80)
     exception_level: Level = Level.EFFECTIVE
 
+    @cached_property
+    def _limits(self) -> tuple[str, str, str]:
+        return _limit(self.hit_threshold), _limit(self.fail_threshold), _limit(self.mean_threshold)
+
     def rate(self, kpis: Sequence[RatedKpi]) -> Rating:
         if not kpis:
             return NO_RATEABLE_KPI
         total = len(kpis)
-        hits = sum(1 for _, rate in kpis if rate >= self.hit_threshold)
-        mean = _mean(kpis)
-        hit, fail = _limit(self.hit_threshold), _limit(self.fail_threshold)
+        hits = passes = 0
+        for _, rate in kpis:
+            if rate >= self.hit_threshold:
+                hits += 1
+            if rate >= self.fail_threshold:
+                passes += 1
+        mean = sum([rate for _, rate in kpis], _ZERO) / total
+        hit, fail, mean_limit = self._limits
         if hits == total:
             return _rating(
                 Level.VERY_EFFECTIVE,
                 f"{total}件すべてが{hit}以上",
                 f"all {total} KPIs at or above {hit}",
             )
-        if all(rate < self.fail_threshold for _, rate in kpis):
+        if not passes:
             return _rating(
                 Level.NOT_EFFECTIVE,
                 f"{total}件すべてが{fail}未満",
@@ -101,28 +118,25 @@ class Naikakufu:
             majority = hits * 2 > total
             share = f"{total}件中{hits}件が{hit}以上"
             share_en = f"{hits} of {total} KPIs at or above {hit}"
+            average = _pct(mean)
             if not majority and mean < self.mean_threshold:
                 return _rating(
                     self.exception_level,
-                    f"{share}（過半数に達せず）、平均{_pct(mean)}"
-                    f"（{_limit(self.mean_threshold)}未満）",
-                    f"{share_en} (not a majority), mean {_pct(mean)} "
-                    f"(below {_limit(self.mean_threshold)})",
+                    f"{share}（過半数に達せず）、平均{average}（{mean_limit}未満）",
+                    f"{share_en} (not a majority), mean {average} (below {mean_limit})",
                 )
             qualifier = "過半数" if majority else "過半数に達せず"
             qualifier_en = "a majority" if majority else "not a majority"
             return _rating(
                 Level.CONSIDERABLY_EFFECTIVE,
-                f"{share}（{qualifier}）、平均{_pct(mean)}",
-                f"{share_en} ({qualifier_en}), mean {_pct(mean)}",
+                f"{share}（{qualifier}）、平均{average}",
+                f"{share_en} ({qualifier_en}), mean {average}",
             )
+        average = _pct(mean)
         return _rating(
             Level.EFFECTIVE,
-            f"{total}件すべてが{hit}未満で、{fail}以上が"
-            f"{sum(1 for _, r in kpis if r >= self.fail_threshold)}件、平均{_pct(mean)}",
-            f"all {total} KPIs below {hit}, "
-            f"{sum(1 for _, r in kpis if r >= self.fail_threshold)} at or above {fail}, "
-            f"mean {_pct(mean)}",
+            f"{total}件すべてが{hit}未満で、{fail}以上が{passes}件、平均{average}",
+            f"all {total} KPIs below {hit}, {passes} at or above {fail}, mean {average}",
         )
 
 

@@ -9,8 +9,9 @@ is dropped, with its message.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from collections.abc import Callable
 from decimal import Decimal
+from functools import lru_cache
 from typing import TypeVar
 
 from rules.models import Direction, Field, KpiRow, Method, RawRow, RowProblem, Severity
@@ -58,32 +59,40 @@ _FACTORS = {"十": 10, "百": 100, "千": 1_000, "万": 10_000, "億": 10**8, "�
 
 
 def _choice(cell: Cell, choices: dict[str, T], default: T) -> T | None:
+    if cell is None:
+        return default
+    if isinstance(cell, str) and cell in choices:  # typed exactly as listed: most cells
+        return choices[cell]
     text = normalise_text(cell_text(cell)).lower()
     if not text:
         return default
     return choices.get(text)
 
 
+@lru_cache(maxsize=1024)
 def unit_scale(unit: str) -> tuple[Decimal, str]:
     """千円 → (1000, 円): a unit column with a multiplier scales the bare numbers below it."""
     match = _MULTIPLIER_UNIT.match(unit)
     if not match:
-        return Decimal(1), unit
+        return _ONE, unit
     factor = 1
     for char in match.group(1):
         factor *= _FACTORS[char]
     return Decimal(factor), match.group(2)
 
 
+_ONE = Decimal(1)
+_NO_FIELDS: frozenset[Field] = frozenset()
+
+
 def validate_row(raw: RawRow) -> tuple[KpiRow | None, list[RowProblem]]:
-    cells = raw.cells
     problems: list[RowProblem] = []
 
-    def problem(column: Field | None, message: str, severity: Severity = Severity.ERROR) -> None:
-        problems.append(RowProblem(raw.row, column.label if column else "", message, severity))
+    def problem(column: Field, message: str, severity: Severity = Severity.ERROR) -> None:
+        problems.append(RowProblem(raw.row, column.value, message, severity))
 
-    project = cell_text(cells.get(Field.PROJECT))
-    year = parse_fiscal_year(cells.get(Field.FISCAL_YEAR))
+    project = cell_text(raw.project)
+    year = parse_fiscal_year(raw.fiscal_year)
     if not project:
         problem(Field.PROJECT, "事業名がありません。事業名を入力してください。")
     if year is None:
@@ -93,59 +102,42 @@ def validate_row(raw: RawRow) -> tuple[KpiRow | None, list[RowProblem]]:
     if not project or not isinstance(year, int):
         return None, problems
 
-    kpi_no = parse_kpi_number(cells.get(Field.KPI_NO))
+    kpi_no = parse_kpi_number(raw.kpi_no)
     if isinstance(kpi_no, Problem):
         problem(Field.KPI_NO, kpi_no.message + " 上から順に番号を振りました。", Severity.WARNING)
         kpi_no = None
 
     invalid: set[Field] = set()
-    unit_column = normalise_text(cell_text(cells.get(Field.UNIT)))
-    scale, base_unit = unit_scale(unit_column)
+    unit_column = normalise_text(cell_text(raw.unit)) if raw.unit is not None else ""
+    scale, base_unit = unit_scale(unit_column) if unit_column else (_ONE, "")
+    baseline = _value(Field.BASELINE, raw.baseline, scale, base_unit, invalid, problem)
+    target = _value(Field.TARGET, raw.target, scale, base_unit, invalid, problem)
+    actual = _value(Field.ACTUAL, raw.actual, scale, base_unit, invalid, problem)
 
-    typed_units: dict[Field, str] = {}
-
-    def number(column: Field) -> Value:
-        parsed = parse_value(cells.get(column))
-        if isinstance(parsed, Problem):
-            problem(column, parsed.message)
-            invalid.add(column)
-            return Value(Kind.INVALID, text=cell_text(cells.get(column)))
-        if parsed.kind is not Kind.NUMBER or parsed.number is None:
-            return parsed
-        if parsed.unit:
-            typed_units[column] = parsed.unit
-            return parsed
-        # A bare number is in the unit of the 単位 column (千円: thousands of yen).
-        return replace(parsed, number=parsed.number * scale, unit=base_unit)
-
-    baseline = number(Field.BASELINE)
-    target = number(Field.TARGET)
-    actual = number(Field.ACTUAL)
-
-    method = _choice(cells.get(Field.METHOD), _METHODS, Method.ABSOLUTE)
+    method = _choice(raw.method, _METHODS, Method.ABSOLUTE)
     if method is None:
         problem(
             Field.METHOD,
-            f"算定方法「{cell_text(cells.get(Field.METHOD))}」は使えません。"
+            f"算定方法「{cell_text(raw.method)}」は使えません。"
             "「実数」「増加分」「基準値比」のいずれかを入力してください（空欄は実数）。",
         )
         invalid.add(Field.METHOD)
         method = Method.ABSOLUTE
-    direction = _choice(cells.get(Field.DIRECTION), _DIRECTIONS, Direction.UP)
+    direction = _choice(raw.direction, _DIRECTIONS, Direction.UP)
     if direction is None:
         problem(
             Field.DIRECTION,
-            f"方向「{cell_text(cells.get(Field.DIRECTION))}」は使えません。"
+            f"方向「{cell_text(raw.direction)}」は使えません。"
             "「増加」（高いほど良い）か「減少」（低いほど良い）を入力してください（空欄は増加）。",
         )
         invalid.add(Field.DIRECTION)
         direction = Direction.UP
 
-    if Field.TARGET not in invalid and target.kind is Kind.EMPTY:
+    if target.kind is Kind.EMPTY:
         problem(Field.TARGET, "目標値が未入力です。", Severity.WARNING)
-    if Field.ACTUAL not in invalid and actual.kind is Kind.EMPTY:
+    if actual.kind is Kind.EMPTY:
         problem(Field.ACTUAL, "実績値が未入力です。", Severity.WARNING)
-    if method is Method.BASELINE and Field.BASELINE not in invalid and not baseline.is_number:
+    if method is Method.BASELINE and baseline.number is None and Field.BASELINE not in invalid:
         problem(
             Field.BASELINE,
             "算定方法が「基準値比」ですが、基準値（数値）がありません。基準値を入力するか、"
@@ -153,53 +145,91 @@ def validate_row(raw: RawRow) -> tuple[KpiRow | None, list[RowProblem]]:
         )
         invalid.add(Field.BASELINE)
 
-    if base_unit:
-        for column, unit in typed_units.items():
-            if unit != base_unit:
-                problem(
-                    column,
-                    f"単位列は「{unit_column}」ですが、値の単位は「{unit}」です。確認してください。",
-                    Severity.WARNING,
-                )
-    elif Field.TARGET in typed_units and Field.ACTUAL in typed_units:
-        target_unit, actual_unit = typed_units[Field.TARGET], typed_units[Field.ACTUAL]
-        if target_unit != actual_unit:
-            problem(
-                Field.ACTUAL,
-                f"目標値の単位「{target_unit}」と実績値の単位「{actual_unit}」が異なります。"
-                "同じ単位で入力されているか確認してください。",
-                Severity.WARNING,
-            )
-    for column, value in ((Field.TARGET, target), (Field.ACTUAL, actual)):
-        if value.preliminary:
-            problem(column, "速報値です。確定値が出たら更新してください。", Severity.WARNING)
+    if (target.unit and actual.unit and target.unit != actual.unit) or (
+        base_unit and (target.unit or actual.unit or baseline.unit)
+    ):
+        _check_units(baseline, target, actual, base_unit, unit_column, problem)
+    if target.preliminary:
+        problem(Field.TARGET, _PRELIMINARY, Severity.WARNING)
+    if actual.preliminary:
+        problem(Field.ACTUAL, _PRELIMINARY, Severity.WARNING)
 
     reported_rate: Value | None = None
-    reported_cell = cells.get(Field.REPORTED_RATE)
-    if cell_text(reported_cell):
-        parsed = parse_value(reported_cell)
+    if raw.reported_rate is not None and cell_text(raw.reported_rate):
+        parsed = parse_value(raw.reported_rate)
         if isinstance(parsed, Problem):
             problem(Field.REPORTED_RATE, parsed.message, Severity.WARNING)
         else:
             reported_rate = parsed
+    reported_rating = raw.reported_rating
 
     return (
         KpiRow(
-            row=raw.row,
-            fiscal_year=year,
-            project=project,
-            department=cell_text(cells.get(Field.DEPARTMENT)),
-            kpi_no=kpi_no or 0,  # 0: numbered in order when the project is assembled
-            name=cell_text(cells.get(Field.KPI_NAME)),
-            unit=base_unit or target.unit or actual.unit,
-            baseline=baseline,
-            target=target,
-            actual=actual,
-            method=method,
-            direction=direction,
-            reported_rate=reported_rate,
-            reported_rating=normalise_text(cell_text(cells.get(Field.REPORTED_RATING))),
-            invalid_fields=frozenset(invalid),
+            raw.row,
+            year,
+            project,
+            cell_text(raw.department),
+            kpi_no or 0,  # 0: numbered in order when the project is assembled
+            cell_text(raw.kpi_name),
+            base_unit or target.unit or actual.unit,
+            baseline,
+            target,
+            actual,
+            method,
+            direction,
+            reported_rate,
+            normalise_text(cell_text(reported_rating)) if reported_rating else "",
+            frozenset(invalid) if invalid else _NO_FIELDS,
         ),
         problems,
     )
+
+
+_PRELIMINARY = "速報値です。確定値が出たら更新してください。"
+
+
+def _value(
+    column: Field,
+    cell: Cell,
+    scale: Decimal,
+    base_unit: str,
+    invalid: set[Field],
+    problem: Callable[[Field, str], None],
+) -> Value:
+    parsed = parse_value(cell)
+    if isinstance(parsed, Problem):
+        problem(column, parsed.message)
+        invalid.add(column)
+        return Value(Kind.INVALID, text=cell_text(cell))
+    if base_unit and not parsed.unit and parsed.number is not None:
+        # A bare number is in the unit of the 単位 column (千円: thousands of yen).
+        return parsed._replace(number=parsed.number * scale, unit=base_unit, scaled=True)
+    return parsed
+
+
+def _check_units(
+    baseline: Value,
+    target: Value,
+    actual: Value,
+    base_unit: str,
+    unit_column: str,
+    problem: Callable[..., None],
+) -> None:
+    """Units typed with the values must agree with the 単位 column, or with each other."""
+    if base_unit:
+        for column, value in ((Field.BASELINE, baseline), (Field.TARGET, target),
+                              (Field.ACTUAL, actual)):  # fmt: skip
+            if value.unit and not value.scaled and value.unit != base_unit:
+                problem(
+                    column,
+                    f"単位列は「{unit_column}」ですが、値の単位は「{value.unit}」です。"
+                    "確認してください。",
+                    Severity.WARNING,
+                )
+    elif target.unit and actual.unit and target.unit != actual.unit:
+        problem(
+            Field.ACTUAL,
+            f"目標値の単位「{target.unit}」と実績値の単位「{actual.unit}」が異なります。"
+            "同じ単位で入力されているか確認してください。",
+            Severity.WARNING,
+        )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from functools import lru_cache
+from typing import NamedTuple
 
 Cell = str | int | float | Decimal | None
 
@@ -34,14 +35,17 @@ class Kind(Enum):
     INVALID = "invalid"  # could not be read: kept only to show what was typed
 
 
-@dataclass(frozen=True, slots=True)
-class Value:
+class Value(NamedTuple):
+    """A cell read as a KPI value. A NamedTuple, not a frozen dataclass: just as immutable,
+    and three times cheaper to build, which matters at 50,000 rows."""
+
     kind: Kind
     number: Decimal | None = None
     unit: str = ""
     note: str = ""  # the parenthetical note, e.g. 令和元年 or 速報値
     preliminary: bool = False  # 速報値
     text: str = ""  # the cell as typed, for messages
+    scaled: bool = False  # a bare number given the unit of the 単位 column
 
     @property
     def is_number(self) -> bool:
@@ -50,7 +54,7 @@ class Value:
 
 EMPTY = Value(Kind.EMPTY)
 
-_PENDING_WORDS = ("集計中", "未集計", "調査中", "確定前", "未確定", "算定中")
+_PENDING = re.compile("集計中|未集計|調査中|確定前|未確定|算定中")
 # After NFKC, the full-width minus (－) has become "-" already.
 _NOT_APPLICABLE = frozenset(
     {"-", "—", "―", "‐", "–", "ー", "−", "該当なし", "なし", "n/a", "N/A", "NA", "*", "＊"}
@@ -61,6 +65,8 @@ _MULTIPLIER_PREFIX = re.compile(r"^[十百千万億兆]+")
 # A number: digits with optional thousands separators (a stray space after the comma is
 # what text copied from a PDF looks like), an optional decimal part.
 _NUMBER = re.compile(r"(\d{1,3}(?:,\s?\d{3})+|\d+)(\.\d+)?|\.\d+")
+# Sign, number, unit and nothing else: most cells. Anything more goes the slow way.
+_SIMPLE = re.compile(r"([△▲+\-−]?)\s*(\d{1,3}(?:,\s?\d{3})+|\d+)(\.\d+)?\s*([^\d\s()（）.,:/=]*)")
 _PAREN_NOTE = re.compile(r"[(（]([^()（）]*)[)）]\s*$")
 _MULTIPLE_VALUES = (
     "「{raw}」には複数の値が入っているようです。1つのセルには1つの値だけを入力してください。"
@@ -78,6 +84,8 @@ def parse_value(cell: Cell) -> Value | Problem:
     """Parse a target, actual or baseline cell. Never raises."""
     if cell is None:
         return EMPTY
+    if type(cell) is str:
+        return _parse_text(cell)
     if isinstance(cell, bool):  # bool is an int subclass; a checkbox is not a KPI value
         return Problem(f"「{cell}」は数値ではありません。")
     if isinstance(cell, int | Decimal):
@@ -99,12 +107,25 @@ def _parse_text(raw: str) -> Value | Problem:
     text = normalise_text(raw)
     if not text:
         return EMPTY
+    simple = _SIMPLE.fullmatch(text)  # the common shape, 1,234人, without the slow path
+    if simple:
+        sign, digits, fraction, unit = simple.groups()
+        if not unit or not (unit[0] in _MULTIPLIERS or _PENDING.search(unit)):
+            if "," in digits:
+                digits = digits.replace(",", "").replace(" ", "")
+            number = Decimal(digits + fraction if fraction else digits)
+            if sign and sign != "+":
+                number = -number
+            return Value(Kind.NUMBER, number, unit, "", False, raw)
+        if not _PENDING.search(unit):
+            number = Decimal(digits.replace(",", "").replace(" ", "") + (fraction or ""))
+            return _number_value(-number if sign and sign != "+" else number, unit, "", raw)
     if text.startswith("="):  # a formula whose result the file does not carry
         return Problem(
             f"数式「{raw}」の計算結果がファイルに保存されていません。"
             "表計算ソフトで開いて保存し直してください。"
         )
-    if any(word in text for word in _PENDING_WORDS):
+    if _PENDING.search(text):
         return Value(Kind.PENDING, text=raw)
     if text in _NOT_APPLICABLE:
         return Value(Kind.NOT_APPLICABLE, text=raw)
@@ -147,22 +168,19 @@ def _parse_text(raw: str) -> Value | Problem:
     except InvalidOperation:  # pragma: no cover - the regex admits only valid literals
         return Problem(f"「{raw}」は数値として読めません。")
 
-    unit = _SPACES.sub("", rest)
-    prefix = _MULTIPLIER_PREFIX.match(unit)
-    if prefix:  # 14万人 = 140,000人; 30,001百万円 = 30,001,000,000円
+    return _number_value(sign * number, _SPACES.sub("", rest), note, raw)
+
+
+def _number_value(number: Decimal, unit: str, note: str, raw: str) -> Value:
+    if unit and unit[0] in _MULTIPLIERS:  # 14万人 = 140,000人; 30,001百万円 = 30,001,000,000円
+        prefix = _MULTIPLIER_PREFIX.match(unit)
+        assert prefix is not None
         factor = 1
         for char in prefix.group(0):
             factor *= _MULTIPLIERS[char]
         number *= factor
         unit = unit[prefix.end() :]
-    return Value(
-        Kind.NUMBER,
-        sign * number,
-        unit=unit,
-        note=note,
-        preliminary="速報" in note,
-        text=raw,
-    )
+    return Value(Kind.NUMBER, number, unit, note, "速報" in note, raw)
 
 
 def _whole(number: int | float | Decimal) -> int | None:
@@ -191,7 +209,12 @@ def parse_fiscal_year(cell: Cell) -> int | Problem | None:
         if whole is not None and 1989 <= whole <= 2100:
             return whole
         return Problem(f"年度「{cell}」を読めません。例: 令和5年度、R5、2023")
-    text = normalise_text(str(cell))
+    return _parse_year_text(str(cell))
+
+
+@lru_cache(maxsize=1024)
+def _parse_year_text(cell: str) -> int | Problem | None:
+    text = normalise_text(cell)
     if not text:
         return None
     era = _ERA_YEAR.match(text)
@@ -217,7 +240,12 @@ def parse_kpi_number(cell: Cell) -> int | Problem | None:
         if whole is not None and 1 <= whole <= 99:
             return whole
         return Problem(f"KPI番号「{cell}」を読めません。例: KPI①、①、1")
-    text = normalise_text(str(cell))  # NFKC turns ① into 1
+    return _parse_kpi_number_text(str(cell))
+
+
+@lru_cache(maxsize=1024)
+def _parse_kpi_number_text(cell: str) -> int | Problem | None:
+    text = normalise_text(cell)  # NFKC turns ① into 1
     if not text:
         return None
     match = _KPI_NUMBER.match(text)

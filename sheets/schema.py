@@ -68,7 +68,7 @@ _FIELD_BY_HEADER = {alias: column for column, names in _ALIASES.items() for alia
 _OWNED_BY_HEADER = {name: owned for owned in Owned for name in (owned.ja, owned.en)}
 REQUIRED = (Field.FISCAL_YEAR, Field.PROJECT, Field.TARGET, Field.ACTUAL)
 # Blank cells of these columns mean "same as the row above" (merged cells in the source).
-CARRIED = (Field.FISCAL_YEAR, Field.PROJECT, Field.DEPARTMENT)
+CARRIED = (Field.FISCAL_YEAR, Field.PROJECT, Field.DEPARTMENT)  # in the order of Field
 # A row is a KPI row when one of these holds something; a row with only a project name
 # (a section heading) is not.
 KPI_EVIDENCE = (Field.KPI_NO, Field.KPI_NAME, Field.BASELINE, Field.TARGET, Field.ACTUAL)
@@ -85,7 +85,10 @@ def header_key(cell: SheetCell) -> str:
     return _TRAILING_NOTE.sub("", text)
 
 
-def as_rules_cell(cell: SheetCell) -> Cell:
+def _cell(cell: SheetCell) -> Cell:
+    """A sheet cell as the rules take it: blank text is no value, a date is its ISO text."""
+    if type(cell) is str:
+        return cell if cell and not cell.isspace() else None
     if isinstance(cell, dt.datetime | dt.date):
         return cell.isoformat()
     return cell
@@ -187,29 +190,34 @@ def read_kpi_table(grid: Grid, tab: str) -> KpiTable:
 
     rows: list[RawRow] = []
     other_rows: list[int] = []
-    carried: dict[Field, Cell] = {}
+    # Position of each input field in the sheet's row (0-based), None when absent.
+    positions = [columns[column] - 1 if column in columns else None for column in Field]
+    evidence = [i for i, column in enumerate(Field) if column in KPI_EVIDENCE]
+    year_at, project_at, department_at = (list(Field).index(c) for c in CARRIED)
+    year = project = department = None
     for index in range(header_row, len(grid)):
         line = grid[index]
-        cells: dict[Field, Cell] = {}
-        for column, col in columns.items():
-            value = as_rules_cell(line[col - 1]) if col <= len(line) else None
-            if isinstance(value, str) and not value.strip():
-                value = None
-            cells[column] = value
-        is_kpi = any(cells[column] is not None for column in KPI_EVIDENCE if column in cells)
-        for column in CARRIED:
-            if column not in cells:
-                continue
-            if cells[column] is None:
-                cells[column] = carried.get(column)
-            else:
-                carried[column] = cells[column]
-                if column is Field.PROJECT:  # a new project starts a new department
-                    carried.pop(Field.DEPARTMENT, None)
-                    if cells.get(Field.DEPARTMENT) is not None:
-                        carried[Field.DEPARTMENT] = cells[Field.DEPARTMENT]
-        if is_kpi:
-            rows.append(RawRow(index + 1, cells))
+        width = len(line)
+        cells = [
+            _cell(line[position]) if position is not None and position < width else None
+            for position in positions
+        ]
+        # Blank year, project and department mean "as above" (merged cells in the source).
+        if cells[year_at] is None:
+            cells[year_at] = year
+        else:
+            year = cells[year_at]
+        if cells[project_at] is None:
+            cells[project_at] = project
+        else:
+            project = cells[project_at]
+            department = None  # a new project starts a new department
+        if cells[department_at] is None:
+            cells[department_at] = department
+        else:
+            department = cells[department_at]
+        if any(cells[i] is not None for i in evidence):
+            rows.append(RawRow(index + 1, *cells))
         else:
             other_rows.append(index + 1)
     return KpiTable(

@@ -21,7 +21,7 @@ def kpi(
         Field.DIRECTION: direction or None,
         Field.BASELINE: baseline or None,
     }
-    row, _ = validate_row(RawRow(5, cells))
+    row, _ = validate_row(RawRow.of(5, cells))
     assert row is not None
     return row
 

@@ -30,7 +30,7 @@ def _raw_rows() -> tuple[list[RawRow], list[str], dict[str, str]]:
         project = record["事業名"] or project
         record["年度"], record["事業名"] = year, project
         cells = {field: (record[name] or None) for name, field in COLUMNS.items()}
-        rows.append(RawRow(number, cells))
+        rows.append(RawRow.of(number, cells))
         published_rates.append(record["公表達成率"])
         if record["公表評価"]:
             published_ratings[project] = record["公表評価"]

@@ -18,7 +18,7 @@ def row(number: int = 7, **cells: str) -> RawRow:
     by_name = {f.name.lower(): f for f in Field}
     for name, value in cells.items():
         fields[by_name[name]] = value or None
-    return RawRow(number, dict(fields))
+    return RawRow.of(number, fields)
 
 
 def messages(raw: RawRow) -> list[tuple[str, str, Severity]]:

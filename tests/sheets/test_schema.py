@@ -60,9 +60,9 @@ def test_blank_project_year_and_department_are_filled_from_the_row_above() -> No
         [None, "事業B", None, "KPI①", "c", "1", "1"],
     ]
     rows = read_kpi_table(grid, "KPI").rows
-    assert [r.cells[Field.PROJECT] for r in rows] == ["事業A", "事業A", "事業B"]
-    assert [r.cells[Field.FISCAL_YEAR] for r in rows] == ["R5", "R5", "R5"]
-    assert [r.cells[Field.DEPARTMENT] for r in rows] == ["企画課", "企画課", None]
+    assert [r.project for r in rows] == ["事業A", "事業A", "事業B"]
+    assert [r.fiscal_year for r in rows] == ["R5", "R5", "R5"]
+    assert [r.department for r in rows] == ["企画課", "企画課", None]
 
 
 def test_rows_without_kpi_content_are_not_kpi_rows() -> None:

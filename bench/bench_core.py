@@ -1,0 +1,133 @@
+"""How fast the rating core and a whole local sync are, and how much memory they take.
+
+    python bench/bench_core.py            # 1,000 / 10,000 / 50,000 KPI rows
+    python bench/bench_core.py 50000      # one size
+
+Each size runs in a fresh process so that its peak memory (max RSS) is its own.
+Target (issue 2): 50,000 rows validated and rated in under 1 s on one core, < 300 MB.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import openpyxl
+
+from bot import services
+from rules.achievement import Rounding
+from rules.evaluate import evaluate
+from rules.rulesets import RULESETS
+from sheets.local import XlsxBackend
+from sheets.schema import Grid, read_kpi_table
+
+SIZES = (1_000, 10_000, 50_000)
+HEADER = ["年度", "事業名", "担当課", "KPI番号", "KPI名", "基準値", "目標値", "実績値", "算定方法"]
+UNITS = ("件", "人", "千円", "%", "回", "団体")
+
+
+def generate(rows: int, seed: int = 1) -> Grid:
+    """A KPI tab of `rows` rows in the shapes people type: units, separators, △, notes."""
+    rng = random.Random(seed)
+    grid: Grid = [["令和5年度 効果検証（ベンチマーク）"], HEADER]  # type: ignore[list-item]
+    for index in range(rows):
+        kpi_no = index % 4 + 1
+        first = kpi_no == 1
+        unit = rng.choice(UNITS)
+        target = rng.randint(1, 200_000)
+        actual = rng.randint(-5_000, 400_000)
+        method = rng.choice(("実数", "実数", "増加分", "基準値比"))
+        shape = rng.random()
+        actual_text = (
+            "集計中" if shape < 0.01
+            else f"男:{actual} 女:{actual}" if shape < 0.02
+            else f"△{-actual:,}{unit}" if actual < 0
+            else f"{actual:,}{unit}（速報値）" if shape < 0.05
+            else f"{actual:,}{unit}"
+        )  # fmt: skip
+        grid.append(
+            [
+                "令和5年度" if first else None,
+                f"事業{index // 4:05d}" if first else None,
+                f"課{index % 37}" if first else None,
+                f"KPI{'①②③④'[kpi_no - 1]}",
+                f"指標{index}",
+                f"{rng.randint(0, target):,}{unit}" if method == "基準値比" else None,
+                f"{target:,}{unit}",
+                actual_text,
+                method,
+            ]
+        )
+    return grid
+
+
+def measure(rows: int) -> dict[str, float]:
+    grid = generate(rows)
+    ruleset = RULESETS["naikakufu"]
+
+    start = time.perf_counter()
+    table = read_kpi_table(grid, "KPI")
+    evaluation = evaluate(table.rows, ruleset, Rounding.TRUNCATE)
+    core = time.perf_counter() - start
+    assert len(evaluation.projects) == rows // 4 + (rows % 4 > 0)
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "bench.xlsx"
+        workbook = openpyxl.Workbook()
+        sheet = workbook.active
+        assert sheet is not None
+        sheet.title = "KPI"
+        for line in grid:
+            sheet.append(line)
+        workbook.save(path)
+        backend = XlsxBackend(path)
+        start = time.perf_counter()
+        report = services.sync(backend, ruleset, Rounding.TRUNCATE)
+        first_sync = time.perf_counter() - start
+        assert report.written
+        start = time.perf_counter()
+        again = services.sync(backend, ruleset, Rounding.TRUNCATE)
+        second_sync = time.perf_counter() - start
+        assert not again.written
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "rows": rows,
+        "core_s": core,
+        "core_rows_per_s": rows / core,
+        "sync_s": first_sync,
+        "sync_rows_per_s": rows / first_sync,
+        "unchanged_sync_s": second_sync,
+        "peak_mb": peak_mb,
+    }
+
+
+def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--one":
+        print(json.dumps(measure(int(sys.argv[2]))))
+        return
+    sizes = [int(arg) for arg in sys.argv[1:]] or list(SIZES)
+    print(f"{'rows':>7} {'validate+rate':>14} {'rows/s':>10} {'sync (xlsx)':>12} {'rows/s':>9} "
+          f"{'no-change sync':>15} {'peak RSS':>9}")  # fmt: skip
+    for rows in sizes:
+        done = subprocess.run(
+            [sys.executable, __file__, "--one", str(rows)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        r = json.loads(done.stdout)
+        print(
+            f"{r['rows']:>7,} {r['core_s']:>13.3f}s {r['core_rows_per_s']:>10,.0f} "
+            f"{r['sync_s']:>11.2f}s {r['sync_rows_per_s']:>9,.0f} {r['unchanged_sync_s']:>14.2f}s "
+            f"{r['peak_mb']:>7.0f}MB"
+        )
+
+
+if __name__ == "__main__":
+    main()
