@@ -62,6 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _demo(build(settings, str(_demo_copy(args.fresh))))
         app = build(settings, args.sheet)
         if args.command == "sync":
+            if app.backend.location == str(example_workbook()):
+                raise SheetError(
+                    "同梱の例のワークブックには書き込めません。`kpibot demo` を使うか、"
+                    "コピーを --sheet または KPIBOT_SHEET で指定してください。"
+                )
             return _sync(app)
         if args.command == "check":
             return _check(app)

@@ -122,3 +122,12 @@ def test_python_dash_m_bot_runs_the_cli(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "SDGs社会的インパクト評価実証プロジェクト" in done.stdout
+
+
+def test_sync_refuses_to_write_into_the_bundled_example(capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.bootstrap import example_workbook
+
+    before = example_workbook().read_bytes()
+    assert main(["sync"]) == 2
+    assert "同梱の例" in capsys.readouterr().err
+    assert example_workbook().read_bytes() == before
