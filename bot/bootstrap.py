@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from rules.achievement import Rounding
 from rules.rulesets import RULESETS, RuleSet
 from sheets.backend import SheetBackend
-from sheets.local import open_local
+from sheets.google import GoogleSheetsBackend, RetryPolicy, load_credentials, spreadsheet_id
+from sheets.local import LOCAL_SUFFIXES, open_local
 
 EXAMPLE_WORKBOOK = "kpi-example.xlsx"
 
@@ -40,5 +41,19 @@ def build(settings: Settings, sheet: str | None = None) -> Services:
 
 
 def open_backend(location: str, settings: Settings) -> SheetBackend:
-    del settings  # the Google backend will need the credentials and the API URL
-    return open_local(location)
+    """A local file, or the Google spreadsheet a URL or an ID names."""
+    if spreadsheet_id(location) is None or Path(location).suffix.lower() in LOCAL_SUFFIXES:
+        return open_local(location)
+    key = settings.google_application_credentials
+    if not key:
+        raise SettingsError(
+            "Google スプレッドシートを使うには GOOGLE_APPLICATION_CREDENTIALS に"
+            "サービスアカウントの鍵（JSON ファイルのパス、または JSON そのもの）を設定してください。"
+        )
+    retry = RetryPolicy(
+        max_tries=settings.kpibot_sheets_max_tries,
+        max_total_seconds=settings.kpibot_sheets_max_wait,
+    )
+    return GoogleSheetsBackend(
+        location, load_credentials(key), settings.kpibot_sheets_api_url, retry
+    )

@@ -61,7 +61,7 @@ def rate_snapshot(snapshot: WorkbookSnapshot, ruleset: RuleSet, rounding: Roundi
     with _cyclic_gc_paused():
         table = read_kpi_table(grid, tab)
         evaluation = evaluate(table.rows, ruleset, rounding)
-        changes = plan_writes(grid, table, evaluation, snapshot.tabs)
+        changes = plan_writes(grid, table, evaluation, snapshot.tabs, snapshot.notes)
     return Report(snapshot, table, evaluation, changes)
 
 

@@ -31,11 +31,23 @@ class Settings(BaseSettings):
     kpibot_slack_api_url: str = SLACK_API_URL
     kpibot_admin_users: str = ""
     kpibot_addon_secret: SecretStr | None = None
-    google_application_credentials: str = ""
+    google_application_credentials: str = Field(
+        "", description="service-account key: the path of its JSON file, or the JSON itself"
+    )
+    kpibot_sheets_max_tries: int = Field(6, ge=1, le=20)
+    kpibot_sheets_max_wait: float = Field(60.0, gt=0, le=600, description="seconds, all retries")
+    kpibot_snapshot_max_age: float = Field(300.0, ge=0, description="seconds before re-reading")
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     port: int = 3000
+
+    @field_validator("kpibot_sheets_api_url", "kpibot_slack_api_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("http:// か https:// で始まる URL を指定してください")
+        return value if value.endswith("/") else value + "/"
 
     @field_validator("kpibot_ruleset")
     @classmethod

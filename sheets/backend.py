@@ -29,6 +29,8 @@ class WorkbookSnapshot:
     location: str  # a path or a URL, for links in answers
     tabs: dict[str, Grid] = field(default_factory=dict)
     version: str = ""  # changes whenever the workbook changes (mtime, revision)
+    # The KPI tab's cell notes ((row, col) → text), for backends that show notes; else None.
+    notes: dict[tuple[int, int], str] | None = None
 
 
 class SheetBackend(Protocol):

@@ -251,6 +251,9 @@ def _live(cell: SheetCell) -> SheetCell:
     return cell
 
 
+LOCAL_SUFFIXES = (".xlsx", ".xlsm", ".csv")
+
+
 def open_local(location: str) -> XlsxBackend | CsvBackend:
     path = Path(location).expanduser()
     suffix = path.suffix.lower()

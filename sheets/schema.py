@@ -249,13 +249,19 @@ class WriteSet:
     header_row: int = 1
     cells: tuple[CellUpdate, ...] = ()
     tabs: dict[str, Grid] = field(default_factory=dict)
-    # Key cells (row → project, KPI name) as read: a backend that can be edited while
-    # kpibot works re-reads them before writing, so no value lands on a moved row.
+    # Key cells as read (row → the KEY_FIELDS cells in `key_columns`): a backend that can
+    # be edited while kpibot works re-reads them before writing, so that no value lands
+    # on a row that moved.
     keys: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    key_columns: tuple[int, ...] = ()
+    # Notes to set on input cells with problems ((row, col) → text; "" removes kpibot's own
+    # note). Only for backends whose snapshot carries notes.
+    notes: dict[tuple[int, int], str] = field(default_factory=dict)
+    rating_column: int = 0  # the 評価 column, for backends that colour ratings
 
     @property
     def empty(self) -> bool:
-        return not self.cells and not self.tabs
+        return not self.cells and not self.tabs and not self.notes
 
     def __len__(self) -> int:
         return len(self.cells) + sum(len(grid) for grid in self.tabs.values())
@@ -326,9 +332,14 @@ def summary_grid(evaluation: Evaluation) -> Grid:
 
 
 def plan_writes(
-    grid: Grid, table: KpiTable, evaluation: Evaluation, tabs: dict[str, Grid]
+    grid: Grid,
+    table: KpiTable,
+    evaluation: Evaluation,
+    tabs: dict[str, Grid],
+    notes: dict[tuple[int, int], str] | None = None,
 ) -> WriteSet:
-    """The owned cells whose text differs from what kpibot would write, and nothing else."""
+    """The owned cells whose text differs from what kpibot would write, and nothing else.
+    `notes` are the KPI tab's cell notes, when the backend can show notes (else None)."""
     updates: list[CellUpdate] = []
     for item in table.new_owned:
         updates.append(
@@ -346,16 +357,55 @@ def plan_writes(
     existing = tabs.get(SUMMARY_TAB)
     if existing is None or _trimmed(existing) != _trimmed(summary):
         write_tabs[SUMMARY_TAB] = summary
-    return WriteSet(table.tab, table.header_row, tuple(updates), write_tabs, row_keys(grid, table))
+    return WriteSet(
+        table.tab,
+        table.header_row,
+        tuple(updates),
+        write_tabs,
+        row_keys(grid, table),
+        key_columns(table),
+        plan_notes(table, evaluation, notes) if notes is not None else {},
+        table.owned[Owned.RATING],
+    )
+
+
+NOTE_PREFIX = "kpibot: "
+
+
+def plan_notes(
+    table: KpiTable, evaluation: Evaluation, existing: dict[tuple[int, int], str]
+) -> dict[tuple[int, int], str]:
+    """Notes on the input cells that have problems, and removal of kpibot's stale ones.
+    A note a person wrote is never replaced or removed."""
+    by_label = {column.label: col for column, col in table.columns.items()}
+    wanted: dict[tuple[int, int], list[str]] = {}
+    for problem in evaluation.problems:
+        col = by_label.get(problem.column)
+        if col is not None and problem.row > table.header_row:
+            wanted.setdefault((problem.row, col), []).append(problem.message)
+    changes: dict[tuple[int, int], str] = {}
+    for cell, messages in wanted.items():
+        text = NOTE_PREFIX + "\n".join(messages)
+        current = existing.get(cell, "")
+        if current != text and (not current or current.startswith(NOTE_PREFIX)):
+            changes[cell] = text
+    for cell, current in existing.items():
+        if current.startswith(NOTE_PREFIX) and cell not in wanted:
+            changes[cell] = ""
+    return changes
 
 
 KEY_FIELDS = (Field.PROJECT, Field.KPI_NO, Field.KPI_NAME, Field.TARGET, Field.ACTUAL)
 
 
+def key_columns(table: KpiTable) -> tuple[int, ...]:
+    return tuple(table.columns[f] for f in KEY_FIELDS if f in table.columns)
+
+
 def row_keys(grid: Grid, table: KpiTable) -> dict[int, tuple[str, ...]]:
     """The cells that identify each row, as typed (not filled down): if any of them differ
     when a backend re-reads them before writing, rows moved or were edited meanwhile."""
-    cols = [table.columns[f] for f in KEY_FIELDS if f in table.columns]
+    cols = key_columns(table)
     keys: dict[int, tuple[str, ...]] = {}
     for row in range(table.header_row, len(grid) + 1):
         line = grid[row - 1]

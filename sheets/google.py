@@ -1,0 +1,556 @@
+"""The shared Google Sheet, through gspread and google-auth over the Sheets API v4.
+
+Requests per sync are constant in the number of rows:
+
+    read    1 spreadsheets.get (tabs, sizes, notes) + 1 values.batchGet (every tab needed)
+    write   1 values.batchGet (the key columns, re-read: did rows move meanwhile?)
+            0–1 spreadsheets.batchUpdate (new tab or columns, rating colours, notes)
+            1 values.batchUpdate (every owned cell, RAW: text never becomes a formula)
+
+A sync that changes nothing stops after the read. 429 and 5xx answers are retried with
+exponential back-off and full jitter, honouring Retry-After, bounded in tries and time.
+gspread's and google-auth's errors are turned into SheetError here and go no further.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+import gspread
+import requests
+from google.auth.exceptions import GoogleAuthError
+from google.oauth2.service_account import Credentials
+from gspread.exceptions import APIError
+from gspread.http_client import HTTPClient
+from gspread.urls import SPREADSHEETS_API_V4_BASE_URL
+
+from rules.models import Level
+from rules.rulesets import level_of
+from sheets.backend import ConcurrentEditError, SheetError, WorkbookSnapshot
+from sheets.schema import (
+    SUMMARY_TAB,
+    Grid,
+    WriteSet,
+    comparable,
+    kpi_tab_name,
+)
+
+logger = logging.getLogger(__name__)
+
+SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
+GOOGLE_API_PREFIX = SPREADSHEETS_API_V4_BASE_URL.removesuffix("spreadsheets")  # …/v4/
+# Tabs kpibot reads besides the KPI tab (SPEC "Other tabs").
+OTHER_TABS = (SUMMARY_TAB, "期限", "担当")
+RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
+
+_ID_IN_URL = re.compile(r"/spreadsheets/d/([A-Za-z0-9_-]+)")
+_BARE_ID = re.compile(r"[A-Za-z0-9_-]{20,}")
+
+# Background colours of the 評価 cells, by level (light, so the text stays readable).
+LEVEL_COLOURS: dict[Level | None, dict[str, float]] = {
+    Level.VERY_EFFECTIVE: {"red": 0.78, "green": 0.92, "blue": 0.80},
+    Level.CONSIDERABLY_EFFECTIVE: {"red": 0.85, "green": 0.92, "blue": 0.97},
+    Level.EFFECTIVE: {"red": 1.0, "green": 0.95, "blue": 0.80},
+    Level.NOT_EFFECTIVE: {"red": 0.96, "green": 0.80, "blue": 0.80},
+    None: {"red": 1.0, "green": 1.0, "blue": 1.0},
+}
+
+
+def spreadsheet_id(location: str) -> str | None:
+    """The spreadsheet ID in a Google Sheets URL, or the location itself when it is one."""
+    match = _ID_IN_URL.search(location)
+    if match:
+        return match.group(1)
+    return location if _BARE_ID.fullmatch(location) else None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_tries: int = 6
+    max_total_seconds: float = 60.0
+    base_seconds: float = 0.5
+    cap_seconds: float = 32.0
+    sleep: Callable[[float], None] = time.sleep
+
+    def wait(self, attempt: int, retry_after: str | None) -> float:
+        """Seconds to wait before try `attempt + 1`: what the server asked for, else
+        exponential back-off with full jitter."""
+        asked = _retry_after_seconds(retry_after)
+        if asked is not None:
+            return asked
+        return random.uniform(0, min(self.cap_seconds, self.base_seconds * 2**attempt))
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        when = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, when.timestamp() - time.time()) if when else None
+
+
+class SheetsUnavailable(Exception):
+    """The API kept failing (or could not be reached) within the retry budget."""
+
+    def __init__(self, status: int | None, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def http_client_for(api_url: str, policy: RetryPolicy) -> type[HTTPClient]:
+    """gspread's HTTP client, sending to `api_url` instead of Google's, with our retries."""
+
+    class KpibotHTTPClient(HTTPClient):
+        def request(
+            self,
+            method: str,
+            endpoint: str,
+            params: Any = None,
+            data: bytes | None = None,
+            json: Mapping[str, Any] | None = None,
+            files: Any = None,
+            headers: MutableMapping[str, str] | None = None,
+        ) -> requests.Response:
+            if endpoint.startswith(GOOGLE_API_PREFIX):
+                endpoint = api_url + endpoint.removeprefix(GOOGLE_API_PREFIX)
+            started = time.monotonic()
+            failed: requests.Response | None = None
+            for attempt in range(policy.max_tries):
+                last = attempt == policy.max_tries - 1
+                try:
+                    response = self.session.request(
+                        method=method,
+                        url=endpoint,
+                        json=json,
+                        params=params,
+                        data=data,
+                        files=files,
+                        headers=headers,
+                        timeout=self.timeout,
+                    )
+                except (requests.ConnectionError, requests.Timeout) as error:
+                    if last:
+                        raise SheetsUnavailable(None, str(error)) from error
+                    retry_after = None
+                else:
+                    if response.ok:
+                        return response
+                    if response.status_code not in RETRYABLE or last:
+                        raise APIError(response)
+                    failed = response
+                    retry_after = response.headers.get("Retry-After")
+                wait = policy.wait(attempt, retry_after)
+                if time.monotonic() - started + wait > policy.max_total_seconds:
+                    if failed is not None:
+                        raise APIError(failed)
+                    raise SheetsUnavailable(None, "retry time budget exhausted")
+                logger.info("Sheets API %s %s: retrying in %.1fs", method, endpoint, wait)
+                policy.sleep(wait)
+            raise AssertionError("unreachable")  # pragma: no cover
+
+    return KpibotHTTPClient
+
+
+def load_credentials(key: str) -> Credentials:
+    """A service-account key: the JSON itself, or the path of its file."""
+    try:
+        if key.lstrip().startswith("{"):
+            info = json.loads(key)
+            return Credentials.from_service_account_info(info, scopes=SCOPES)  # type: ignore[no-untyped-call,no-any-return]
+        return Credentials.from_service_account_file(key, scopes=SCOPES)  # type: ignore[no-untyped-call,no-any-return]
+    except FileNotFoundError as error:
+        raise SheetError(f"サービスアカウントの鍵ファイル {key} が見つかりません。") from error
+    except (ValueError, KeyError) as error:
+        raise SheetError(
+            f"サービスアカウントの鍵を読めません（{error}）。Google Cloud でダウンロードした"
+            "JSON 鍵ファイルを GOOGLE_APPLICATION_CREDENTIALS に指定してください。"
+        ) from error
+
+
+@dataclass
+class _ReadState:
+    """What the last read learnt that a write needs: tab ids and sizes."""
+
+    version: str
+    kpi_tab: str
+    sheet_ids: dict[str, int]
+    sizes: dict[str, tuple[int, int]]  # title → (rows, columns)
+    summary_rows: int
+
+
+class GoogleSheetsBackend:
+    def __init__(
+        self,
+        spreadsheet: str,
+        credentials: Credentials,
+        api_url: str,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        found = spreadsheet_id(spreadsheet)
+        if found is None:
+            raise SheetError(
+                f"{spreadsheet} は Google スプレッドシートの ID や URL ではありません。"
+            )
+        self.id = found
+        self.client = gspread.Client(
+            credentials, http_client=http_client_for(api_url, retry or RetryPolicy())
+        )
+        self.http = self.client.http_client
+        self.account = getattr(credentials, "service_account_email", "")
+        self._state: _ReadState | None = None
+        self._reads = 0
+
+    @property
+    def location(self) -> str:
+        return f"https://docs.google.com/spreadsheets/d/{self.id}"
+
+    # -- reading ----------------------------------------------------------------
+    def read(self) -> WorkbookSnapshot:
+        with self._translated("読み込めませんでした"):
+            meta = self.http.spreadsheets_get(
+                self.id,
+                params={
+                    "includeGridData": "true",
+                    "fields": "properties.title,sheets(properties(sheetId,title,index,"
+                    "gridProperties(rowCount,columnCount)),data.rowData.values.note)",
+                },
+            )
+            sheets = [s for s in meta.get("sheets", []) if "properties" in s]
+            titles = [s["properties"]["title"] for s in sheets]
+            kpi_tab = kpi_tab_name(titles)
+            wanted = [kpi_tab, *(t for t in OTHER_TABS if t in titles and t != kpi_tab)]
+            values = self.http.values_batch_get(
+                self.id,
+                [_quote(tab) for tab in wanted],
+                params={"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "ROWS"},
+            )
+        ranges = values.get("valueRanges", [])
+        if len(ranges) != len(wanted):
+            raise SheetError(
+                "Google から予期しない応答がありました（タブの数が合いません）。", self.location
+            )
+        tabs: dict[str, Grid] = {
+            tab: [[cell if cell != "" else None for cell in row] for row in r.get("values", [])]
+            for tab, r in zip(wanted, ranges, strict=True)
+        }
+        kpi_sheet = next(s for s in sheets if s["properties"]["title"] == kpi_tab)
+        self._reads += 1
+        version = f"{self.id}#{self._reads}"
+        self._state = _ReadState(
+            version=version,
+            kpi_tab=kpi_tab,
+            sheet_ids={s["properties"]["title"]: s["properties"]["sheetId"] for s in sheets},
+            sizes={
+                s["properties"]["title"]: (
+                    s["properties"].get("gridProperties", {}).get("rowCount", 1000),
+                    s["properties"].get("gridProperties", {}).get("columnCount", 26),
+                )
+                for s in sheets
+            },
+            summary_rows=len(tabs.get(SUMMARY_TAB, [])),
+        )
+        return WorkbookSnapshot(
+            meta.get("properties", {}).get("title", self.id),
+            self.location,
+            tabs,
+            version,
+            _notes(kpi_sheet),
+        )
+
+    # -- writing ----------------------------------------------------------------
+    def write(self, changes: WriteSet, read_as: WorkbookSnapshot) -> None:
+        if changes.empty:
+            return
+        state = self._state
+        if state is None or state.version != read_as.version:
+            raise ConcurrentEditError("読み込み後に別の読み込みがありました。", self.location)
+        with self._translated(
+            f"書き込めませんでした。{len(changes)}セル分の結果は書き込まれていません"
+        ):
+            self._verify_keys(changes, state)
+            structure = self._structure_requests(changes, state)
+            formats = self._format_requests(changes, state)
+            data = self._value_ranges(changes, state)
+            if structure or formats:
+                # One spreadsheets.batchUpdate is applied whole or not at all: new tab and
+                # columns, values (as stringValue: never a formula), colours and notes
+                # land together, so a failure leaves the sheet as it was.
+                values = [_as_update_cells(item, state) for item in data]
+                self.http.batch_update(self.id, {"requests": structure + values + formats})
+            elif data:
+                self.http.values_batch_update(self.id, {"valueInputOption": "RAW", "data": data})
+        self._state = None  # the sheet changed: the next write needs a new read
+
+    def _verify_keys(self, changes: WriteSet, state: _ReadState) -> None:
+        """Re-read the key columns: if rows were inserted, deleted, moved or re-keyed since
+        the read, writing would put results on the wrong rows."""
+        if not changes.key_columns or not changes.cells:
+            return
+        top = changes.header_row
+        ranges = [
+            f"{_quote(state.kpi_tab)}!{_column(col)}{top}:{_column(col)}"
+            for col in changes.key_columns
+        ]
+        answer = self.http.values_batch_get(
+            self.id,
+            ranges,
+            params={"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "COLUMNS"},
+        )
+        columns = [(r.get("values") or [[]])[0] for r in answer.get("valueRanges", [])]
+        if len(columns) != len(changes.key_columns):
+            raise ConcurrentEditError("キー列を読み直せませんでした。", self.location)
+        last = max([top - 1 + len(c) for c in columns] + list(changes.keys))
+        for row in range(top, last + 1):
+            now = tuple(comparable(c[row - top]) if row - top < len(c) else "" for c in columns)
+            before = tuple(comparable(k) for k in changes.keys.get(row, ("",) * len(columns)))
+            if now != before:
+                raise ConcurrentEditError(
+                    f"{row}行目が読み込み後に変更されました（行の挿入・削除・並べ替えなど）。",
+                    self.location,
+                )
+
+    def _structure_requests(self, changes: WriteSet, state: _ReadState) -> list[dict[str, Any]]:
+        requests_: list[dict[str, Any]] = []
+        kpi_id = state.sheet_ids[state.kpi_tab]
+        rows, cols = state.sizes[state.kpi_tab]
+        need_cols = max((u.col for u in changes.cells), default=0)
+        if need_cols > cols:
+            requests_.append(_append(kpi_id, "COLUMNS", need_cols - cols))
+            state.sizes[state.kpi_tab] = (rows, need_cols)
+        for name, grid in changes.tabs.items():
+            width = max((len(r) for r in grid), default=1)
+            height = max(len(grid), state.summary_rows if name == SUMMARY_TAB else 0)
+            if name not in state.sheet_ids:
+                new_id = max(state.sheet_ids.values(), default=0) + 1
+                requests_.append(
+                    {"addSheet": {"properties": {"sheetId": new_id, "title": name,
+                                                 "gridProperties": {"rowCount": max(1000, height),
+                                                                    "columnCount": max(26, width)}}}}
+                )  # fmt: skip
+                state.sheet_ids[name] = new_id
+                state.sizes[name] = (max(1000, height), max(26, width))
+                continue
+            tab_rows, tab_cols = state.sizes[name]
+            if height > tab_rows:
+                requests_.append(_append(state.sheet_ids[name], "ROWS", height - tab_rows))
+            if width > tab_cols:
+                requests_.append(_append(state.sheet_ids[name], "COLUMNS", width - tab_cols))
+        return requests_
+
+    def _format_requests(self, changes: WriteSet, state: _ReadState) -> list[dict[str, Any]]:
+        """Rating cells coloured by level; notes on the cells with problems."""
+        kpi_id = state.sheet_ids[state.kpi_tab]
+        rating_cells = sorted(
+            (u.row, u.col, level_of(u.value) if u.value != "評価保留" else None)
+            for u in changes.cells
+            if u.row > changes.header_row and u.col == changes.rating_column
+        )
+        requests_: list[dict[str, Any]] = []
+        for (col, level), rows in _runs(rating_cells):
+            colour = LEVEL_COLOURS[level] if level is not None else LEVEL_COLOURS[None]
+            for first, last in rows:
+                requests_.append(
+                    {
+                        "repeatCell": {
+                            "range": _grid_range(kpi_id, first, last, col, col),
+                            "cell": {"userEnteredFormat": {"backgroundColor": colour}},
+                            "fields": "userEnteredFormat.backgroundColor",
+                        }
+                    }
+                )
+        for (row, col), text in sorted(changes.notes.items()):
+            requests_.append(
+                {
+                    "updateCells": {
+                        "range": _grid_range(kpi_id, row, row, col, col),
+                        "rows": [{"values": [{"note": text} if text else {}]}],
+                        "fields": "note",
+                    }
+                }
+            )
+        return requests_
+
+    def _value_ranges(self, changes: WriteSet, state: _ReadState) -> list[dict[str, Any]]:
+        data: list[dict[str, Any]] = []
+        by_column: dict[int, dict[int, str]] = {}
+        for update in changes.cells:
+            by_column.setdefault(update.col, {})[update.row] = update.value
+        for col, cells in sorted(by_column.items()):
+            for first, last in _consecutive(sorted(cells)):
+                data.append(
+                    {
+                        "range": f"{_quote(state.kpi_tab)}!{_column(col)}{first}:{_column(col)}{last}",
+                        "majorDimension": "ROWS",
+                        "values": [[cells[row]] for row in range(first, last + 1)],
+                    }
+                )
+        for name, grid in changes.tabs.items():
+            width = max((len(r) for r in grid), default=1)
+            height = max(len(grid), state.summary_rows if name == SUMMARY_TAB else 0)
+            padded = [
+                [("" if c is None else str(c)) for c in row] + [""] * (width - len(row))
+                for row in grid
+            ]
+            padded += [[""] * width for _ in range(height - len(grid))]  # clear rows no longer used
+            data.append({"range": f"{_quote(name)}!A1:{_column(width)}{height}", "values": padded})
+        return data
+
+    # -- errors -----------------------------------------------------------------
+    def _translated(self, doing: str) -> _Translate:
+        return _Translate(self, doing)
+
+
+class _Translate:
+    """Library errors become SheetError, with what happened in words a person can use."""
+
+    def __init__(self, backend: GoogleSheetsBackend, doing: str) -> None:
+        self.backend = backend
+        self.doing = doing
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: object
+    ) -> None:
+        if error is None or isinstance(error, SheetError):
+            return
+        where = f"Google スプレッドシート（{self.backend.location}）"
+        if isinstance(error, APIError):
+            status = error.response.status_code
+            if status in (403, 404):
+                raise SheetError(
+                    f"{where}を開けません（HTTP {status}）。シートを共有してください: "
+                    f"{self.backend.account or 'サービスアカウント'} を編集者として追加します。",
+                    self.backend.location,
+                ) from error
+            if status == 400 and "already exists" in str(error):
+                raise ConcurrentEditError(
+                    f"{where}にタブが追加されていました。", self.backend.location
+                ) from error
+            raise SheetError(
+                f"{where}に{self.doing}（HTTP {status}: {_api_message(error)}）。",
+                self.backend.location,
+            ) from error
+        if isinstance(error, SheetsUnavailable):
+            raise SheetError(
+                f"{where}に{self.doing}。Google に接続できないか、混み合っています（{error.detail}）。"
+                "しばらくしてからもう一度実行してください。",
+                self.backend.location,
+            ) from error
+        if isinstance(error, GoogleAuthError):
+            raise SheetError(
+                f"{where}の認証に失敗しました（{error}）。サービスアカウントの鍵を確認してください。",
+                self.backend.location,
+            ) from error
+        if isinstance(error, ValueError | KeyError | TypeError | requests.RequestException):
+            # Malformed answers (bad JSON, missing fields) and transport faults.
+            raise SheetError(
+                f"{where}に{self.doing}（予期しない応答: {error}）。", self.backend.location
+            ) from error
+
+
+def _as_update_cells(item: Mapping[str, Any], state: _ReadState) -> dict[str, Any]:
+    """A values range as an updateCells request: the same text, as stringValue."""
+    tab, cells = item["range"].rsplit("!", 1)
+    title = tab[1:-1].replace("''", "'")
+    first, _, last = cells.partition(":")
+    (row, col), (last_row, last_col) = _cell_ref(first), _cell_ref(last or first)
+    rows = [
+        {"values": [{"userEnteredValue": {"stringValue": v}} if v else {} for v in line]}
+        for line in item["values"]
+    ]
+    return {
+        "updateCells": {
+            "range": _grid_range(state.sheet_ids[title], row, last_row, col, last_col),
+            "rows": rows,
+            "fields": "userEnteredValue",
+        }
+    }
+
+
+def _cell_ref(ref: str) -> tuple[int, int]:
+    """'J12' → (12, 10)."""
+    letters = ref.rstrip("0123456789")
+    col = 0
+    for char in letters:
+        col = col * 26 + ord(char) - 64
+    return int(ref[len(letters) :]), col
+
+
+def _api_message(error: APIError) -> str:
+    try:
+        return str(error.response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return error.response.text[:200]
+
+
+def _notes(sheet: Mapping[str, Any]) -> dict[tuple[int, int], str]:
+    notes: dict[tuple[int, int], str] = {}
+    for block in sheet.get("data", []):
+        top, left = block.get("startRow", 0), block.get("startColumn", 0)
+        for r, row in enumerate(block.get("rowData", [])):
+            for c, cell in enumerate(row.get("values", [])):
+                if cell.get("note"):
+                    notes[(top + r + 1, left + c + 1)] = cell["note"]
+    return notes
+
+
+def _runs(
+    cells: Iterable[tuple[int, int, Level | None]],
+) -> list[tuple[tuple[int, Level | None], list[tuple[int, int]]]]:
+    grouped: dict[tuple[int, Level | None], list[int]] = {}
+    for row, col, level in cells:
+        grouped.setdefault((col, level), []).append(row)
+    return [(key, _consecutive(rows)) for key, rows in grouped.items()]
+
+
+def _consecutive(rows: list[int]) -> list[tuple[int, int]]:
+    """[3, 4, 5, 9] → [(3, 5), (9, 9)]."""
+    runs: list[tuple[int, int]] = []
+    for row in rows:
+        if runs and row == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], row)
+        else:
+            runs.append((row, row))
+    return runs
+
+
+def _append(sheet_id: int, dimension: str, length: int) -> dict[str, Any]:
+    return {"appendDimension": {"sheetId": sheet_id, "dimension": dimension, "length": length}}
+
+
+def _grid_range(
+    sheet_id: int, first_row: int, last_row: int, first_col: int, last_col: int
+) -> dict[str, int]:
+    return {
+        "sheetId": sheet_id,
+        "startRowIndex": first_row - 1,
+        "endRowIndex": last_row,
+        "startColumnIndex": first_col - 1,
+        "endColumnIndex": last_col,
+    }
+
+
+def _quote(tab: str) -> str:
+    return "'" + tab.replace("'", "''") + "'"
+
+
+def _column(number: int) -> str:
+    """1 → A, 27 → AA."""
+    letters = ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
