@@ -1,7 +1,7 @@
 """How fast the rating core and a whole local sync are, and how much memory they take.
 
-    python bench/bench_core.py            # 1,000 / 10,000 / 50,000 KPI rows
-    python bench/bench_core.py 50000      # one size
+    python -m bench.bench_core            # 1,000 / 10,000 / 50,000 KPI rows
+    python -m bench.bench_core 50000      # one size
 
 Each size runs in a fresh process so that its peak memory (max RSS) is its own.
 Target (issue 2): 50,000 rows validated and rated in under 1 s on one core, < 300 MB.

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -95,3 +97,42 @@ def sync(
             continue
         return Report(report.snapshot, report.table, report.evaluation, report.changes, True)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+class SnapshotCache:
+    """The last rated snapshot, so that answering a question never calls the sheet API.
+    It is replaced by every sync and re-read when older than `max_age` seconds."""
+
+    def __init__(
+        self,
+        backend: SheetBackend,
+        ruleset: RuleSet,
+        rounding: Rounding,
+        max_age: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.backend = backend
+        self.ruleset = ruleset
+        self.rounding = rounding
+        self.max_age = max_age
+        self.clock = clock
+        self._report: Report | None = None
+        self._taken = 0.0
+        self._lock = threading.Lock()
+
+    def report(self) -> Report:
+        with self._lock:
+            if self._report is None or self.clock() - self._taken > self.max_age:
+                self._keep(check(self.backend, self.ruleset, self.rounding))
+            assert self._report is not None
+            return self._report
+
+    def sync(self) -> Report:
+        with self._lock:
+            report = sync(self.backend, self.ruleset, self.rounding)
+            self._keep(report)
+            return report
+
+    def _keep(self, report: Report) -> None:
+        self._report = report
+        self._taken = self.clock()

@@ -322,3 +322,25 @@ def test_credentials_can_be_the_json_itself(api: FakeSheetsApi, tmp_path: Path) 
     report = services.check(app.backend, app.ruleset, app.rounding)
     assert report.evaluation.projects[0].rating.label == "地方創生に非常に効果的であった"
     assert api.count("valuesBatchUpdate", "batchUpdate") == 0  # check writes nothing
+
+
+def test_answers_come_from_a_snapshot_not_from_the_api(
+    api: FakeSheetsApi, settings: Settings
+) -> None:
+    from bot.questions import answer
+
+    small_sheet(api, ["R5", "三浦半島魅力深化プロジェクト推進事業", "参加者数", "100人", "120人"])
+    now = [0.0]
+    cache = services.SnapshotCache(
+        backend(settings), NAIKAKUFU, Rounding.TRUNCATE, 300, lambda: now[0]
+    )
+    for _ in range(20):
+        assert answer("三浦半島の評価は？", cache.report().evaluation).project is not None
+    assert api.count("get", "batchGet") == 2  # one read for twenty questions
+    now[0] = 301.0  # older than the configured age: read again
+    cache.report()
+    assert api.count("get", "batchGet") == 4
+    cache.sync()  # a sync refreshes it too
+    reads = api.count("get", "batchGet")
+    cache.report()
+    assert api.count("get", "batchGet") == reads
