@@ -437,7 +437,10 @@ class FakeSheetsApi:
             if title in book:
                 raise ApiError(400, f'A sheet with the name "{title}" already exists.')
             sheet_id = props.get("sheetId", 2000 + len(book))
-            book[title] = Tab(title, sheet_id)
+            grid = props.get("gridProperties", {})
+            book[title] = Tab(
+                title, sheet_id, row_count=grid.get("rowCount", 1000), column_count=grid.get("columnCount", 26)
+            )
             added.append(title)
             return {"addSheet": {"properties": {"sheetId": sheet_id, "title": title}}}
         if "appendDimension" in request:

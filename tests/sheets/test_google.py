@@ -344,3 +344,27 @@ def test_answers_come_from_a_snapshot_not_from_the_api(
     reads = api.count("get", "batchGet")
     cache.report()
     assert api.count("get", "batchGet") == reads
+
+
+def test_the_cli_syncs_a_google_sheet_named_in_the_environment(
+    api: FakeSheetsApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    small_sheet(api, ["R5", "事業A", "参加者数", "100人", "120人"])
+    monkeypatch.setenv("KPIBOT_SHEET", f"https://docs.google.com/spreadsheets/d/{SHEET}/edit#gid=0")
+    monkeypatch.setenv("KPIBOT_SHEETS_API_URL", api.api_url.rstrip("/"))
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(api.write_key_file(tmp_path)))
+    assert main(["sync"]) == 0
+    assert "書き込みました" in capsys.readouterr().out
+    assert api.grid(SHEET, "KPI")[2][6] == "120.0%"
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS")
+    assert main(["check"]) == 2
+    assert "GOOGLE_APPLICATION_CREDENTIALS" in capsys.readouterr().err
+
+
+def test_a_summary_longer_than_a_new_tab_fits(api: FakeSheetsApi, settings: Settings) -> None:
+    rows: list[list[CellValue]] = [["R5", f"事業{i}", "件数", "10件", "12件", None] for i in range(1200)]
+    small_sheet(api, *rows)
+    assert sync(settings).written
+    assert len(api.grid(SHEET, "評価")) == 1201
