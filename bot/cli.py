@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from bot import services
 from bot.bootstrap import Services, build, example_workbook
@@ -125,7 +127,8 @@ def _check(app: Services) -> int:
 
 def _ask(app: Services, question: str) -> int:
     report = services.check(app.backend, app.ruleset, app.rounding)
-    print(answer_text(answer(question, report.evaluation)))
+    today = dt.datetime.now(ZoneInfo(app.settings.kpibot_timezone)).date()
+    print(answer_text(answer(question, report.evaluation, deadlines=report.deadlines, today=today)))
     return EXIT_OK
 
 

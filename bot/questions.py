@@ -6,6 +6,7 @@ are rendered by `bot.render`.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ from enum import Enum
 
 from rapidfuzz import fuzz, process
 
+from rules.deadlines import Deadline, MissingEntry, missing_entries, upcoming
 from rules.models import Evaluation, ProjectResult, RowProblem
 from rules.values import parse_fiscal_year
 
@@ -21,6 +23,8 @@ from rules.values import parse_fiscal_year
 class Intent(Enum):
     RATING = "rating"
     SUMMARY = "summary"
+    MISSING = "missing"
+    DEADLINES = "deadlines"
     HELP = "help"
 
 
@@ -47,6 +51,8 @@ _YEAR = re.compile(
 )
 _SUMMARY_WORDS = ("一覧", "全体", "まとめ", "サマリ", "summary", "overview", "all projects", "list")
 _HELP_WORDS = ("help", "ヘルプ", "使い方", "つかいかた", "何ができ", "how to use")
+_MISSING_WORDS = ("未入力", "入力漏れ", "まだ入力", "missing", "not entered", "who still")
+_DEADLINE_WORDS = ("期限", "締切", "締め切り", "〆切", "deadline", "due date")
 # Words around the project name that are not part of it, Japanese and English.
 _FILLER = re.compile(
     r"(の評価は|の評価を|の評価|評価は|評価を|評価|の達成率は|の達成率|達成率|の状況は|の状況|"
@@ -71,6 +77,10 @@ def parse_question(text: str) -> Question:
     if any(word in lowered for word in _HELP_WORDS) or not lowered.strip("?？ "):
         intent = Intent.HELP
         term = ""
+    elif any(word in lowered for word in _MISSING_WORDS):
+        intent, term = Intent.MISSING, ""
+    elif any(word in lowered for word in _DEADLINE_WORDS):
+        intent, term = Intent.DEADLINES, ""
     elif any(word in lowered for word in _SUMMARY_WORDS):
         intent, term = Intent.SUMMARY, ""
     else:
@@ -129,6 +139,8 @@ class AnswerKind(Enum):
     AMBIGUOUS = "ambiguous"
     NOT_FOUND = "not_found"
     SUMMARY = "summary"
+    MISSING = "missing"
+    DEADLINES = "deadlines"
     HELP = "help"
 
 
@@ -142,13 +154,32 @@ class Answer:
     projects: tuple[ProjectResult, ...] = ()  # for a summary
     problems: tuple[RowProblem, ...] = field(default_factory=tuple)  # open on the project's rows
     year_not_found: bool = False  # the year asked for has no data; the latest is shown
+    missing: tuple[MissingEntry, ...] = ()
+    deadlines: tuple[Deadline, ...] = ()
+    today: dt.date | None = None
 
 
-def answer(text: str, evaluation: Evaluation, index: ProjectIndex | None = None) -> Answer:
+def answer(
+    text: str,
+    evaluation: Evaluation,
+    index: ProjectIndex | None = None,
+    deadlines: Sequence[Deadline] = (),
+    today: dt.date | None = None,
+) -> Answer:
     """Answer a question from a rated snapshot. Never raises on any text."""
     question = parse_question(text)
     if question.intent is Intent.HELP:
         return Answer(question, AnswerKind.HELP)
+    if question.intent is Intent.MISSING:
+        entries = missing_entries(evaluation, question.year)
+        return Answer(question, AnswerKind.MISSING, missing=tuple(entries))
+    if question.intent is Intent.DEADLINES:
+        shown = (
+            upcoming(deadlines, today)
+            if today is not None
+            else sorted(deadlines, key=lambda d: d.due)
+        )
+        return Answer(question, AnswerKind.DEADLINES, deadlines=tuple(shown), today=today)
     if question.intent is Intent.SUMMARY:
         projects = tuple(
             p

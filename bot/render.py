@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from bot.questions import Answer, AnswerKind, Lang
 from bot.services import Report
+from rules.deadlines import by_department
 from rules.evaluate import kpi_label
 from rules.models import KpiResult, ProjectResult, RowProblem, Severity
 from rules.values import Kind, Value, format_fiscal_year, format_number
@@ -128,6 +129,10 @@ def answer_text(answer: Answer) -> str:
         )
     if answer.kind is AnswerKind.SUMMARY:
         return summary_text(answer.projects, lang)
+    if answer.kind is AnswerKind.MISSING:
+        return missing_text(answer)
+    if answer.kind is AnswerKind.DEADLINES:
+        return deadlines_text(answer)
     assert answer.project is not None
     lines = []
     if answer.year_not_found and answer.question.year is not None:
@@ -144,6 +149,47 @@ def answer_text(answer: Answer) -> str:
     if answer.other_years:
         years = "、".join(year_label(y, lang) for y in answer.other_years)
         lines.append(f"  Other years: {years}" if en else f"  ほかの年度: {years}")
+    return "\n".join(lines)
+
+
+def missing_text(answer: Answer) -> str:
+    en = answer.question.lang is Lang.EN
+    if not answer.missing:
+        return (
+            "Every target and actual has been entered."
+            if en
+            else "未入力の目標値・実績値はありません。"
+        )
+    grouped = by_department(answer.missing)
+    head = (
+        f"{len(answer.missing)} KPI rows still miss a target or an actual:"
+        if en
+        else f"未入力のKPIが{len(answer.missing)}行あります:"
+    )
+    lines = [head]
+    for department, entries in grouped.items():
+        lines.append(f"■ {department}（{len(entries)}件）")
+        for entry in entries:
+            what = "・".join(entry.missing)
+            lines.append(f"  {entry.row}行目 {entry.project} {entry.kpi}: {what}")
+    return "\n".join(lines)
+
+
+def deadlines_text(answer: Answer) -> str:
+    en = answer.question.lang is Lang.EN
+    if not answer.deadlines:
+        return "No upcoming deadlines." if en else "これからの期限はありません（「期限」タブ）。"
+    lines = ["Upcoming deadlines:" if en else "これからの期限:"]
+    for deadline in answer.deadlines:
+        left = ""
+        if answer.today is not None:
+            days = (deadline.due - answer.today).days
+            left = (
+                (f" (in {days} days)" if en else f"（あと{days}日）")
+                if days
+                else (" (today)" if en else "（今日）")
+            )
+        lines.append(f"  {deadline.due:%Y/%m/%d}{left} {deadline.name} {deadline.channel}")
     return "\n".join(lines)
 
 
@@ -190,6 +236,8 @@ kpibot への質問の例:
   三浦半島の評価は？        事業の評価・KPI・達成率と、その理由
   宮ヶ瀬 2022               年度を指定して質問
   一覧                      全事業の評価の一覧
+  未入力                    まだ入力されていない目標値・実績値（担当課ごと）
+  期限                      これからの報告期限
 英語でも質問できます（例: rating for SDGs）。"""
 
 HELP_EN = """\
@@ -197,4 +245,6 @@ Ask kpibot, for example:
   rating for SDGs           a project's rating, KPIs, rates and why
   Miyagase FY2022           a given year
   summary                   every project's rating
+  missing                   targets and actuals not entered yet, by division
+  deadlines                 upcoming reporting deadlines
 You can ask in Japanese too (三浦半島の評価は？)."""

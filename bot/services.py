@@ -12,11 +12,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from rules.achievement import Rounding
+from rules.deadlines import Deadline
 from rules.evaluate import evaluate
 from rules.models import Evaluation, RowProblem, Severity
 from rules.rulesets import RuleSet
 from sheets.backend import ConcurrentEditError, SheetBackend, SheetError, WorkbookSnapshot
-from sheets.schema import KpiTable, WriteSet, kpi_tab_name, plan_writes, read_kpi_table
+from sheets.schema import (
+    DEADLINE_TAB,
+    OWNER_TAB,
+    KpiTable,
+    WriteSet,
+    kpi_tab_name,
+    plan_writes,
+    read_deadlines,
+    read_kpi_table,
+    read_owners,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +47,16 @@ class Report:
     @property
     def problems(self) -> tuple[RowProblem, ...]:
         return self.table.problems + self.evaluation.problems
+
+    @property
+    def deadlines(self) -> list[Deadline]:
+        grid = self.snapshot.tabs.get(DEADLINE_TAB)
+        return read_deadlines(grid)[0] if grid else []
+
+    @property
+    def owners(self) -> dict[str, tuple[str, ...]]:
+        grid = self.snapshot.tabs.get(OWNER_TAB)
+        return read_owners(grid)[0] if grid else {}
 
     @property
     def errors(self) -> tuple[RowProblem, ...]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from enum import Enum
 
+from rules.deadlines import Deadline, read_deadline
 from rules.models import Evaluation, Field, RawRow, RowProblem, Severity
 from rules.values import Cell, format_fiscal_year
 
@@ -419,3 +420,85 @@ def _trimmed(grid: Grid) -> list[list[str]]:
     while rows and not rows[-1]:
         rows.pop()
     return rows
+
+
+DEADLINE_TAB = "期限"
+OWNER_TAB = "担当"
+_DEADLINE_HEADERS = {
+    "名称": "名称", "name": "名称",
+    "期限": "期限", "due": "期限", "deadline": "期限",
+    "通知": "通知", "notify": "通知", "notice_days": "通知",
+    "チャンネル": "チャンネル", "channel": "チャンネル",
+    "年度": "年度", "fiscal_year": "年度",
+}  # fmt: skip
+_OWNER_HEADERS = {
+    "担当課": "担当課", "department": "担当課",
+    "slack": "Slack", "メンション": "Slack", "担当者": "Slack", "mentions": "Slack",
+}  # fmt: skip
+
+
+def read_keyed_rows(
+    grid: Grid, headers: dict[str, str]
+) -> tuple[int, list[tuple[int, dict[str, SheetCell]]]]:
+    """Rows of a small input tab as {canonical header: cell}, found by header text among the
+    first rows. Returns the header row (0 when there is none) and the non-empty rows."""
+    for index, line in enumerate(grid[:HEADER_SEARCH_ROWS]):
+        columns = {
+            headers[header_key(cell)]: col
+            for col, cell in enumerate(line)
+            if header_key(cell) in headers
+        }
+        if len(columns) >= 2:
+            rows = []
+            for number in range(index + 1, len(grid)):
+                row = grid[number]
+                cells = {
+                    name: row[col] if col < len(row) else None for name, col in columns.items()
+                }
+                if any(shown(v).strip() for v in cells.values()):
+                    rows.append((number + 1, cells))
+            return index + 1, rows
+    return 0, []
+
+
+def read_deadlines(grid: Grid) -> tuple[list[Deadline], list[RowProblem]]:
+    header, rows = read_keyed_rows(grid, _DEADLINE_HEADERS)
+    if not header and grid:
+        return [], [
+            RowProblem(
+                1, "", "期限タブに「名称」「期限」「通知」「チャンネル」の見出しがありません。"
+            )
+        ]
+    deadlines: list[Deadline] = []
+    problems: list[RowProblem] = []
+    for number, cells in rows:
+        read = read_deadline(number, dict(cells))
+        if isinstance(read, Deadline):
+            deadlines.append(read)
+        else:
+            problems.extend(read)
+    return deadlines, problems
+
+
+_MENTION = re.compile(r"<[@!][^>]+>|@[\w.\-ぁ-んァ-ヶ一-龠]+|[UW][A-Z0-9]{6,}|S[A-Z0-9]{6,}")
+
+
+def read_owners(grid: Grid) -> tuple[dict[str, tuple[str, ...]], list[RowProblem]]:
+    """担当課 → Slack mentions (user IDs, @handles, <!subteam^…> user groups)."""
+    _, rows = read_keyed_rows(grid, _OWNER_HEADERS)
+    owners: dict[str, tuple[str, ...]] = {}
+    problems: list[RowProblem] = []
+    for number, cells in rows:
+        department = shown(cells.get("担当課")).strip()
+        text = unicodedata.normalize("NFKC", shown(cells.get("Slack")))
+        mentions = tuple(_MENTION.findall(text))
+        if not department:
+            problems.append(RowProblem(number, "担当課", "担当課がありません。"))
+        elif not mentions:
+            problems.append(
+                RowProblem(number, "Slack", f"「{text}」から Slack のメンションを読めません。"
+                           "ユーザーID（U0123ABCD）、@名前、ユーザーグループ（S0123ABCD）を入力してください。")
+            )  # fmt: skip
+        else:
+            owners[department] = mentions
+    return owners, problems

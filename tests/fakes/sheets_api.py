@@ -439,7 +439,10 @@ class FakeSheetsApi:
             sheet_id = props.get("sheetId", 2000 + len(book))
             grid = props.get("gridProperties", {})
             book[title] = Tab(
-                title, sheet_id, row_count=grid.get("rowCount", 1000), column_count=grid.get("columnCount", 26)
+                title,
+                sheet_id,
+                row_count=grid.get("rowCount", 1000),
+                column_count=grid.get("columnCount", 26),
             )
             added.append(title)
             return {"addSheet": {"properties": {"sheetId": sheet_id, "title": title}}}

@@ -347,7 +347,10 @@ def test_answers_come_from_a_snapshot_not_from_the_api(
 
 
 def test_the_cli_syncs_a_google_sheet_named_in_the_environment(
-    api: FakeSheetsApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    api: FakeSheetsApi,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     from bot.cli import main
 
@@ -364,7 +367,9 @@ def test_the_cli_syncs_a_google_sheet_named_in_the_environment(
 
 
 def test_a_summary_longer_than_a_new_tab_fits(api: FakeSheetsApi, settings: Settings) -> None:
-    rows: list[list[CellValue]] = [["R5", f"事業{i}", "件数", "10件", "12件", None] for i in range(1200)]
+    rows: list[list[CellValue]] = [
+        ["R5", f"事業{i}", "件数", "10件", "12件", None] for i in range(1200)
+    ]
     small_sheet(api, *rows)
     assert sync(settings).written
     assert len(api.grid(SHEET, "評価")) == 1201
