@@ -3,10 +3,14 @@ decides which backend, rule set and rounding a run uses."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from bot.questions import Answer, ProjectIndex, answer
+from bot.services import Report, SnapshotCache
 from bot.settings import Settings, SettingsError
 from rules.achievement import Rounding
 from rules.rulesets import RULESETS, RuleSet
@@ -57,3 +61,56 @@ def open_backend(location: str, settings: Settings) -> SheetBackend:
     return GoogleSheetsBackend(
         location, load_credentials(key), settings.kpibot_sheets_api_url, retry
     )
+
+
+@dataclass
+class Bot:
+    """What the Slack app, the HTTP service and the scheduler share."""
+
+    services: Services
+    cache: SnapshotCache
+    admins: frozenset[str]
+    timezone: ZoneInfo
+    index: _IndexCache
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    def today(self) -> dt.date:
+        return dt.datetime.now(self.timezone).date()
+
+    def ask(self, text: str) -> tuple[Answer, Report]:
+        """Answer a question from the cached snapshot (no sheet API call per question)."""
+        report = self.cache.report()
+        found = answer(
+            text,
+            report.evaluation,
+            self.index.for_report(report),
+            deadlines=report.deadlines,
+            today=self.today(),
+        )
+        return found, report
+
+
+class _IndexCache:
+    """The project index of the latest report: built once per snapshot, not per question."""
+
+    def __init__(self) -> None:
+        self._report: Report | None = None
+        self._index: ProjectIndex | None = None
+
+    def for_report(self, report: Report) -> ProjectIndex:
+        if report is not self._report or self._index is None:
+            self._index = ProjectIndex(report.evaluation.projects)
+            self._report = report
+        return self._index
+
+
+def build_bot(settings: Settings, sheet: str | None = None) -> Bot:
+    services = build(settings, sheet)
+    cache = SnapshotCache(
+        services.backend, services.ruleset, services.rounding, settings.kpibot_snapshot_max_age
+    )
+    admins = frozenset(u.strip() for u in settings.kpibot_admin_users.split(",") if u.strip())
+    return Bot(services, cache, admins, ZoneInfo(settings.kpibot_timezone), _IndexCache())

@@ -12,9 +12,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot import services
-from bot.bootstrap import Services, build, example_workbook
+from bot.bootstrap import Services, build, build_bot, example_workbook
 from bot.questions import answer
-from bot.render import answer_text, problem_text, report_text
+from bot.render import answer_text, problem_text, report_text, written_text
+from bot.serve import serve
 from bot.settings import SettingsError, load_settings
 from sheets.backend import SheetError
 from sheets.schema import SchemaError
@@ -47,6 +48,17 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("check", parents=[common], help="検証・評価だけ行い、何も書き込みません")
     ask = sub.add_parser("ask", parents=[common], help="Slack と同じように質問に答えます")
     ask.add_argument("question", nargs="+", help="例: 三浦半島の評価は？ / rating for SDGs")
+    serve = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="Slack ボット・アドオンのバックエンド・リマインダーを動かします",
+    )
+    serve.add_argument(
+        "--http", action="store_true", help="Socket Mode ではなく HTTP で受けます（/slack/events）"
+    )
+    serve.add_argument(
+        "--port", type=int, help="HTTP のポート（既定: 環境変数 PORT、なければ 3000）"
+    )
     return parser
 
 
@@ -62,6 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(**overrides)
         if args.command == "demo":
             return _demo(build(settings, str(_demo_copy(args.fresh))))
+        if args.command == "serve":
+            logging.getLogger().setLevel(logging.INFO)
+            serve(build_bot(settings, args.sheet), args.http, args.port)
+            return EXIT_OK
         app = build(settings, args.sheet)
         if args.command == "sync":
             if app.backend.location == str(example_workbook()):
@@ -92,28 +108,18 @@ def _demo(app: Services) -> int:
     report = services.sync(app.backend, app.ruleset, app.rounding)
     print(report_text(report))
     print()
-    print(_written(report))
+    print(written_text(report))
     print()
     print(f'質問の例: kpibot ask "{DEMO_QUESTION}"')
     print(answer_text(answer(DEMO_QUESTION, report.evaluation)))
     return EXIT_OK
 
 
-def _written(report: services.Report) -> str:
-    if not report.written:
-        return "シートはすでに最新です。何も書き込みませんでした。"
-    tabs = "、".join(f"「{name}」タブ" for name in report.changes.tabs)
-    return (
-        f"{report.snapshot.location} に書き込みました: 「{report.table.tab}」タブの"
-        f"{len(report.changes.cells)}セル" + (f"、{tabs}" if tabs else "") + "。"
-    )
-
-
 def _sync(app: Services) -> int:
     report = services.sync(app.backend, app.ruleset, app.rounding)
     print(report_text(report))
     print()
-    print(_written(report))
+    print(written_text(report))
     return EXIT_OK
 
 

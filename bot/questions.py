@@ -53,15 +53,43 @@ _SUMMARY_WORDS = ("一覧", "全体", "まとめ", "サマリ", "summary", "over
 _HELP_WORDS = ("help", "ヘルプ", "使い方", "つかいかた", "何ができ", "how to use")
 _MISSING_WORDS = ("未入力", "入力漏れ", "まだ入力", "missing", "not entered", "who still")
 _DEADLINE_WORDS = ("期限", "締切", "締め切り", "〆切", "deadline", "due date")
-# Words around the project name that are not part of it, Japanese and English.
-_FILLER = re.compile(
-    r"(の評価は|の評価を|の評価|評価は|評価を|評価|の達成率は|の達成率|達成率|の状況は|の状況|"
-    r"はどう(?:なって(?:い)?る|です)?か?|どうなった|教えて(?:ください)?|について|を|は|"
-    r"what(?:'s| is)?|how(?: is| are|'s)?|doing|the|rating|ratings|rate|status|of|for|"
-    r"about|project|show|me|please|tell|kpis?)",
+# Words around the project name that are not part of it. Only stripped at the ends, so
+# a name that itself contains 評価 or は is left whole.
+_JA_TAIL = re.compile(
+    r"(?:の|は|を|って)?(?:評価|達成率|状況|結果|様子|KPI)?(?:は|を|が)?"
+    r"(?:どう(?:なって(?:い)?る|です|でした)?か?|どうなった|教えて(?:ください|下さい)?|"
+    r"について|知りたい|見せて|ですか|でした)?$",
     re.IGNORECASE,
 )
+_EN_HEAD = re.compile(
+    r"^(?:what(?:'s| is| are| was)?|how(?:'s| is| are| was)?|show(?: me)?|tell me(?: about)?|"
+    r"give me|the|ratings?|rates?|status|results?|of|for|about|on|project|kpis?|please)\b\s*",
+    re.IGNORECASE,
+)
+_EN_TAIL = re.compile(
+    r"\s*\b(?:doing|rated|rating|status|please|now|going|project)$", re.IGNORECASE
+)
+_QUOTED = re.compile(r"「([^」]+)」")
 _PUNCTUATION = re.compile(r"[\s?？!！。、,.「」『』\"'“”()（）:：・/]+")
+_EDGES = "?？!！。、,. 　「」『』\"'“”()（）:：・/"
+
+
+def _project_term(text: str) -> str:
+    """The project name in a question: quoted 「…」 as typed, else the text without the
+    question words around it."""
+    quoted = _QUOTED.search(text)
+    if quoted:
+        return quoted.group(1).strip()
+    term = text.strip(_EDGES)
+    while True:
+        before = term
+        term = _EN_HEAD.sub("", term).strip(_EDGES)
+        term = _EN_TAIL.sub("", term).strip(_EDGES)
+        tail = _JA_TAIL.search(term)
+        if tail and tail.group(0):
+            term = term[: tail.start()].strip(_EDGES)
+        if term == before:
+            return term
 
 
 def parse_question(text: str) -> Question:
@@ -85,7 +113,9 @@ def parse_question(text: str) -> Question:
         intent, term = Intent.SUMMARY, ""
     else:
         intent = Intent.RATING
-        term = _PUNCTUATION.sub(" ", _FILLER.sub(" ", raw)).strip()
+        term = _project_term(raw)
+        if not term:  # 「評価」 alone names no project: say what can be asked
+            intent = Intent.HELP
     rest = raw.replace(term, " ") if term else raw
     english = not _KANA.search(raw) and bool(_LATIN_WORD.search(rest))
     return Question(text, intent, term, year, Lang.EN if english else Lang.JA)

@@ -215,6 +215,16 @@ def summary_text(projects: Sequence[ProjectResult], lang: Lang) -> str:
     return "\n".join(table(rows, right=(2, 3)))
 
 
+def written_text(report: Report) -> str:
+    if not report.written:
+        return "シートはすでに最新です。何も書き込みませんでした。"
+    tabs = "、".join(f"「{name}」タブ" for name in report.changes.tabs)
+    return (
+        f"{report.snapshot.location} に書き込みました: 「{report.table.tab}」タブの"
+        f"{len(report.changes.cells)}セル" + (f"、{tabs}" if tabs else "") + "。"
+    )
+
+
 def report_text(report: Report, lang: Lang = Lang.JA) -> str:
     lines = [f"ワークブック: {report.snapshot.location}（タブ「{report.table.tab}」）", ""]
     for project in report.evaluation.projects:

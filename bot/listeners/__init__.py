@@ -1,0 +1,18 @@
+"""Slack listeners: one per file, each registered by its module's `register(app, bot)`."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.bootstrap import Bot
+from bot.listeners.actions import choose_project
+from bot.listeners.commands import kpi_command
+from bot.listeners.events import app_mention
+from bot.listeners.messages import direct_message
+
+
+def register_all(app: App, bot: Bot) -> None:
+    app_mention.register(app, bot)
+    direct_message.register(app, bot)
+    kpi_command.register(app, bot)
+    choose_project.register(app, bot)

@@ -1,0 +1,44 @@
+"""/kpi 宮ヶ瀬 2022, /kpi 一覧, /kpi sync (administrators only)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+
+from bot.bootstrap import Bot
+from bot.listeners.reply import reply_for, trouble
+from bot.render import written_text
+from bot.slack_render import section
+from sheets.backend import SheetError
+from sheets.schema import SchemaError
+
+logger = logging.getLogger(__name__)
+
+
+def register(app: App, bot: Bot) -> None:
+    def kpi_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        ack()  # first: Slack gives three seconds, the sheet may take longer
+        text = (command.get("text") or "").strip()
+        if text.lower() in ("sync", "同期"):
+            respond(**run_sync(bot, command.get("user_id", "")))
+            return
+        respond(**reply_for(bot, text))
+
+    app.command("/kpi")(kpi_command)
+
+
+def run_sync(bot: Bot, user: str) -> dict[str, Any]:
+    if user not in bot.admins:
+        message = (
+            "申し訳ありませんが、`/kpi sync` は管理者（KPIBOT_ADMIN_USERS）だけが実行できます。"
+        )
+        return {"text": message, "blocks": [section(message)]}
+    try:
+        report = bot.cache.sync()
+    except (SheetError, SchemaError) as error:
+        return trouble("sync", f"同期できませんでした: {error}", f"Sync failed: {error}")
+    problems = len(report.problems)
+    message = f"{written_text(report)} 指摘 {problems} 件。"
+    return {"text": message, "blocks": [section(f":white_check_mark: {message}")]}

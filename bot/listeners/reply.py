@@ -1,0 +1,49 @@
+"""What every listener does once it has acknowledged: turn text into an answer, in blocks,
+and turn a failure into a friendly reply instead of silence."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from bot.bootstrap import Bot
+from bot.questions import Lang, parse_question
+from bot.settings import SettingsError
+from bot.slack_render import Block, answer_blocks, section
+from sheets.backend import SheetError
+from sheets.schema import SchemaError
+
+logger = logging.getLogger(__name__)
+
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+
+
+def without_mentions(text: str) -> str:
+    return _MENTION.sub(" ", text or "").strip()
+
+
+def reply_for(bot: Bot, text: str) -> dict[str, Any]:
+    """The message (text + blocks) that answers `text`. Never raises."""
+    try:
+        found, report = bot.ask(text)
+        fallback, blocks = answer_blocks(found, report.snapshot.location, report.owners)
+        return {"text": fallback, "blocks": blocks}
+    except (SheetError, SchemaError, SettingsError) as error:
+        return trouble(
+            text, f"シートを読めませんでした: {error}", f"Could not read the sheet: {error}"
+        )
+    except Exception:
+        logger.exception("answering %r failed", text)
+        return trouble(
+            text,
+            "すみません、答えを作れませんでした。管理者がログを確認します。",
+            "Sorry, something went wrong while answering. The administrators can check the log.",
+        )
+
+
+def trouble(text: str, japanese: str, english: str) -> dict[str, Any]:
+    english_question = parse_question(text).lang is Lang.EN
+    message = english if english_question else japanese
+    blocks: list[Block] = [section(f":warning: {message}")]
+    return {"text": message, "blocks": blocks}

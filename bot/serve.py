@@ -1,0 +1,53 @@
+"""`kpibot serve`: the Slack bot (Socket Mode or HTTP), the add-on backend and the
+scheduler, in one process."""
+
+from __future__ import annotations
+
+import logging
+
+import waitress
+
+from bot.bootstrap import Bot
+from bot.http import KpibotService
+from bot.settings import SettingsError
+from bot.slack_app import build_slack_app
+
+logger = logging.getLogger(__name__)
+
+HTTP_THREADS = 16
+
+
+def http_service(bot: Bot) -> KpibotService:
+    return KpibotService(build_slack_app(bot))
+
+
+def warm_up(bot: Bot) -> None:
+    """Read and rate the sheet once at start, so the first question is answered at once."""
+    try:
+        report = bot.cache.report()
+        logger.info(
+            "sheet %s: %d projects", report.snapshot.location, len(report.evaluation.projects)
+        )
+    except Exception:
+        logger.exception("could not read the sheet at start; questions will say so")
+
+
+def serve(bot: Bot, http: bool, port: int | None) -> None:
+    app_token = bot.settings.slack_app_token
+    if not http and app_token is None:
+        raise SettingsError(
+            "Socket Mode には SLACK_APP_TOKEN（xapp- で始まるトークン）が必要です。"
+            "HTTP で受けるときは `kpibot serve --http` を使ってください。"
+        )
+    warm_up(bot)
+    if http:
+        service = http_service(bot)
+        listen = port or bot.settings.port
+        logger.warning("kpibot serving HTTP on port %d (/slack/events, /addon/, /healthz)", listen)
+        waitress.serve(service, host="0.0.0.0", port=listen, threads=HTTP_THREADS, ident="kpibot")
+        return
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    assert app_token is not None
+    logger.warning("kpibot connecting to Slack in Socket Mode")
+    SocketModeHandler(build_slack_app(bot), app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]

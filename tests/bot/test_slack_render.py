@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import json
+
+from bot.questions import answer
+from bot.slack_render import MAX_BLOCKS, MAX_HEADER, MAX_SECTION, answer_blocks, escape
+from rules.achievement import Rounding
+from rules.evaluate import evaluate
+from rules.models import Field, RawRow
+from rules.rulesets import RULESETS
+
+
+def evaluation(projects: int, kpis: int, name: str = "事業") -> object:
+    rows = [
+        RawRow.of(
+            p * kpis + k + 2,
+            {
+                Field.FISCAL_YEAR: "R5",
+                Field.PROJECT: f"{name}{p:05d}",
+                Field.KPI_NAME: "指" * 400,
+                Field.TARGET: "10",
+                Field.ACTUAL: "12人" if k % 2 else "たくさん",
+            },
+        )
+        for p in range(projects)
+        for k in range(kpis)
+    ]
+    return evaluate(rows, RULESETS["naikakufu"], Rounding.TRUNCATE)
+
+
+def within_limits(blocks: list[dict[str, object]]) -> None:
+    assert len(blocks) <= MAX_BLOCKS
+    for block in blocks:
+        text = json.dumps(block, ensure_ascii=False)
+        if block["type"] == "header":
+            assert len(block["text"]["text"]) <= MAX_HEADER  # type: ignore[index]
+        if block["type"] == "section":
+            assert len(block["text"]["text"]) <= MAX_SECTION  # type: ignore[index]
+        assert text
+
+
+def test_a_project_with_many_long_kpis_stays_within_slacks_limits() -> None:
+    found = answer("長" * 200 + "00000", evaluation(1, 80, "長" * 200))  # type: ignore[arg-type]
+    text, blocks = answer_blocks(found, "https://docs.google.com/spreadsheets/d/x")
+    within_limits(blocks)
+    assert len(text) <= MAX_SECTION
+    assert any("ほか" in json.dumps(b, ensure_ascii=False) for b in blocks)
+
+
+def test_a_summary_of_thousands_of_projects_stays_within_slacks_limits() -> None:
+    found = answer("一覧", evaluation(3000, 1))  # type: ignore[arg-type]
+    _, blocks = answer_blocks(found)
+    within_limits(blocks)
+
+
+def test_missing_entries_of_many_divisions_stay_within_slacks_limits() -> None:
+    rows = [
+        RawRow.of(
+            i + 2,
+            {
+                Field.FISCAL_YEAR: "R5",
+                Field.PROJECT: f"事業{i}",
+                Field.DEPARTMENT: f"課{i}",
+                Field.TARGET: "10",
+            },
+        )
+        for i in range(200)
+    ]
+    found = answer("未入力", evaluate(rows, RULESETS["naikakufu"]))
+    _, blocks = answer_blocks(found, owners={"課1": ("U0123ABCD", "S0456EFGH", "@someone")})
+    within_limits(blocks)
+    text = json.dumps(blocks, ensure_ascii=False)
+    assert "<@U0123ABCD>" in text and "<!subteam^S0456EFGH>" in text
+
+
+def test_names_cannot_inject_slack_markup() -> None:
+    assert escape("<!channel> & <@U1>") == "&lt;!channel&gt; &amp; &lt;@U1&gt;"

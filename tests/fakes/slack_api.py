@@ -1,0 +1,174 @@
+"""A fake Slack Web API on 127.0.0.1, for tests and benchmarks.
+
+It answers what slack_sdk's WebClient sends (auth.test, chat.postMessage,
+chat.postEphemeral, chat.update, users.info, conversations.open) with Slack's own JSON
+shapes, checks the bot token, records every call, answers 429 with Retry-After on demand,
+and takes the POSTs that Bolt's respond() sends to a command's or action's response_url
+(`/response/<id>`).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+BOT_TOKEN = "xoxb-kpibot-test"
+BOT_USER = "UKPIBOT01"
+
+
+@dataclass
+class Call:
+    method: str  # chat.postMessage, …, or "response" for a response_url
+    args: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+
+
+class FakeSlackApi:
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.rate_limits: dict[str, list[str]] = {}  # method → Retry-After values to answer
+        self.users: dict[str, dict[str, Any]] = {}
+        self.arrived = threading.Condition()
+        self._ts = 1_700_000_000
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    def __enter__(self) -> FakeSlackApi:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    def response_url(self, name: str) -> str:
+        return f"{self.url}/response/{name}"
+
+    def rate_limit(self, method: str, *retry_after: str) -> None:
+        self.rate_limits.setdefault(method, []).extend(retry_after)
+
+    def messages(self, *methods: str) -> list[Call]:
+        wanted = methods or ("chat.postMessage", "chat.postEphemeral", "chat.update", "response")
+        return [c for c in list(self.calls) if c.method in wanted]
+
+    def wait_for(self, count: int, *methods: str, timeout: float = 5.0) -> list[Call]:
+        """Block until `count` messages of `methods` arrived (or the timeout passed)."""
+        deadline = time.monotonic() + timeout
+        with self.arrived:
+            while len(self.messages(*methods)) < count and time.monotonic() < deadline:
+                self.arrived.wait(deadline - time.monotonic())
+        return self.messages(*methods)
+
+    # -- HTTP -------------------------------------------------------------------
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def do_POST(self) -> None:
+                api._post(self)
+
+        return Handler
+
+    def _post(self, request: BaseHTTPRequestHandler) -> None:
+        length = int(request.headers.get("Content-Length") or 0)
+        raw = request.rfile.read(length).decode() if length else ""
+        kind = request.headers.get("Content-Type", "")
+        args: dict[str, Any] = (
+            json.loads(raw)
+            if "json" in kind and raw
+            else {k: v[0] for k, v in urllib.parse.parse_qs(raw).items()}
+        )
+        path = urllib.parse.urlsplit(request.path).path
+        if path.startswith("/response/"):
+            self._record("response", args | {"_url": path})
+            return self._send(request, 200, b"ok", "text/plain")
+        method = path.removeprefix("/api/")
+        pending = self.rate_limits.get(method)
+        if pending:
+            retry_after = pending.pop(0)
+            self.calls.append(Call(f"429:{method}", args))
+            body = json.dumps({"ok": False, "error": "ratelimited"}).encode()
+            return self._send(request, 429, body, "application/json", {"Retry-After": retry_after})
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ") or args.get(
+            "token"
+        )
+        if token != BOT_TOKEN:
+            return self._json(request, {"ok": False, "error": "invalid_auth"})
+        answer = self._answer(method, args)
+        self._record(method, args)
+        self._json(request, answer)
+
+    def _record(self, method: str, args: dict[str, Any]) -> None:
+        with self.arrived:
+            self.calls.append(Call(method, args))
+            self.arrived.notify_all()
+
+    def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {"ok": True, "url": "https://kpibot-test.slack.com/", "team": "kpibot", "user": "kpibot",
+                    "team_id": "T0KPIBOT", "user_id": BOT_USER, "bot_id": "BKPIBOT01"}  # fmt: skip
+        if method in ("chat.postMessage", "chat.update"):
+            if not args.get("channel"):
+                return {"ok": False, "error": "channel_not_found"}
+            if not args.get("text") and not args.get("blocks"):
+                return {"ok": False, "error": "no_text"}
+            blocks = args.get("blocks")
+            if isinstance(blocks, str):
+                blocks = json.loads(blocks)
+            if blocks is not None and len(blocks) > 50:
+                return {"ok": False, "error": "invalid_blocks"}
+            self._ts += 1
+            return {
+                "ok": True,
+                "channel": args["channel"],
+                "ts": args.get("ts") or f"{self._ts}.000100",
+            }
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": f"{self._ts}.000200"}
+        if method == "users.info":
+            user = self.users.get(str(args.get("user")))
+            return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
+        if method == "conversations.open":
+            return {"ok": True, "channel": {"id": "D" + str(args.get("users", "X")).split(",")[0]}}
+        return {"ok": False, "error": "unknown_method"}
+
+    def _json(self, request: BaseHTTPRequestHandler, answer: dict[str, Any]) -> None:
+        self._send(request, 200, json.dumps(answer).encode(), "application/json")
+
+    @staticmethod
+    def _send(
+        request: BaseHTTPRequestHandler,
+        status: int,
+        body: bytes,
+        kind: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        request.send_response(status)
+        request.send_header("Content-Type", kind)
+        request.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            request.send_header(name, value)
+        request.end_headers()
+        request.wfile.write(body)
