@@ -39,9 +39,10 @@ def serve(bot: Bot, http: bool, port: int | None) -> None:
             "Socket Mode には SLACK_APP_TOKEN（xapp- で始まるトークン）が必要です。"
             "HTTP で受けるときは `kpibot serve --http` を使ってください。"
         )
+    slack = build_slack_app(bot)  # checks the Slack settings before anything starts
     warm_up(bot)
     if http:
-        service = http_service(bot)
+        service = KpibotService(slack)
         listen = port or bot.settings.port
         logger.warning("kpibot serving HTTP on port %d (/slack/events, /addon/, /healthz)", listen)
         waitress.serve(service, host="0.0.0.0", port=listen, threads=HTTP_THREADS, ident="kpibot")
@@ -50,4 +51,4 @@ def serve(bot: Bot, http: bool, port: int | None) -> None:
 
     assert app_token is not None
     logger.warning("kpibot connecting to Slack in Socket Mode")
-    SocketModeHandler(build_slack_app(bot), app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]
+    SocketModeHandler(slack, app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]

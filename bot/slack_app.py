@@ -56,13 +56,14 @@ def web_client(bot: Bot) -> WebClient:
 
 
 def build_slack_app(bot: Bot, client: WebClient | None = None) -> App:
+    client = client or web_client(bot)
     secret = bot.settings.slack_signing_secret
     if secret is None and bot.settings.slack_app_token is None:
         raise SettingsError(
             "SLACK_SIGNING_SECRET（Slack アプリの Signing Secret）を設定してください。"
         )
     app = App(
-        client=client or web_client(bot),
+        client=client,
         signing_secret=secret.get_secret_value() if secret else "",
         # Acknowledge first, answer after: Slack gives three seconds.
         process_before_response=False,

@@ -1,0 +1,133 @@
+"""The Slack bot under load, and one question over a large snapshot.
+
+    python -m bench.bench_slack
+
+1. 200 questions sent by 20 concurrent clients to a running `serve --http` (the real
+   WSGI service and Bolt app; answers go to the fake Slack Web API): ack latency (the HTTP
+   answer to Slack) and answer latency (until the reply reached Slack), p50 and p99, and
+   whether every question was answered exactly once.
+2. The time to answer one question over a 10,000-project snapshot (index built once).
+Targets (issue 4): ack p99 < 300 ms, every question answered once; < 20 ms per question.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from bot.questions import ProjectIndex, answer
+from rules.achievement import Rounding
+from rules.evaluate import evaluate
+from rules.models import Field, RawRow
+from rules.rulesets import RULESETS
+from tests.bot.slack_harness import RunningBot, running_bot
+
+QUESTIONS = (
+    "三浦半島の評価は？",
+    "rating for SDGs",
+    "宮ヶ瀬",
+    "一覧",
+    "スポーツ",
+    "未入力",
+    "期限",
+    "水産業",
+)
+CLIENTS, TOTAL = 20, 200
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def load(bot: RunningBot) -> None:
+    sent: dict[str, float] = {}
+    acks: list[float] = []
+
+    def ask(number: int) -> int:
+        question = QUESTIONS[number % len(QUESTIONS)]
+        key = f"q{number}"
+        start = time.monotonic()
+        sent[key] = start
+        if number % 2:
+            status = bot.command(question, response=key).status_code
+        else:
+            ts = f"1700000000.{number:06d}"
+            event = {"type": "app_mention", "user": "UUSER001", "text": f"<@UKPIBOT01> {question}",
+                     "ts": ts, "channel": "C0KPI", "event_ts": ts}  # fmt: skip
+            status = bot.event(event, event_id=f"Ev{number}").status_code
+            sent[ts] = start
+        acks.append(time.monotonic() - start)
+        return status
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        statuses = list(pool.map(ask, range(TOTAL)))
+    replies = bot.slack.wait_for(TOTAL, timeout=60)
+    answered: dict[str, float] = {}
+    duplicates = 0
+    for reply in replies:
+        key = reply.args.get("_url", "").removeprefix("/response/") or reply.args.get(
+            "thread_ts", ""
+        )
+        if key in answered:
+            duplicates += 1
+        answered[key] = reply.at - sent[key]
+    answer_times = list(answered.values())
+    print(f"{TOTAL} questions, {CLIENTS} concurrent clients: HTTP {sorted(set(statuses))}")
+    print(
+        f"  ack latency     p50 {percentile(acks, 0.5) * 1000:7.1f} ms   p99 {percentile(acks, 0.99) * 1000:7.1f} ms"
+    )
+    print(
+        f"  answer latency  p50 {percentile(answer_times, 0.5) * 1000:7.1f} ms   p99 {percentile(answer_times, 0.99) * 1000:7.1f} ms"
+    )
+    print(f"  answered {len(answered)} of {TOTAL}, duplicates {duplicates}")
+
+
+def large_snapshot(projects: int = 10_000) -> None:
+    rows = [
+        RawRow.of(
+            p * 4 + k + 2,
+            {
+                Field.FISCAL_YEAR: "R5",
+                Field.PROJECT: f"地域活性化プロジェクト{p:05d}号 推進事業",
+                Field.KPI_NAME: f"指標{k}",
+                Field.TARGET: f"{100 + k}人",
+                Field.ACTUAL: f"{90 + p % 50}人",
+            },
+        )  # fmt: skip
+        for p in range(projects)
+        for k in range(4)
+    ]
+    evaluation = evaluate(rows, RULESETS["naikakufu"], Rounding.TRUNCATE)
+    start = time.perf_counter()
+    index = ProjectIndex(evaluation.projects)
+    built = time.perf_counter() - start
+    questions = ["地域活性化プロジェクト04242号の評価は？", "rating for 07777号", "プロジェクト0999",
+                 "北海道の評価", "地域活性化プロジェクト１２３４５号"]  # fmt: skip
+    times: dict[str, list[float]] = {q: [] for q in questions}
+    for _ in range(20):
+        for question in questions:
+            start = time.perf_counter()
+            answer(question, evaluation, index)
+            times[question].append(time.perf_counter() - start)
+    print(
+        f"one question over {projects:,} projects ({len(rows):,} KPIs), index built once in {built * 1000:.0f} ms:"
+    )
+    for question, spent in times.items():
+        print(
+            f"  {question:<40} median {statistics.median(spent) * 1000:6.2f} ms   max {max(spent) * 1000:6.2f} ms"
+        )
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as folder, running_bot(Path(folder), threads=16) as bot:
+        bot.bot.cache.report()  # as `serve` does at start
+        load(bot)
+    large_snapshot()
+
+
+if __name__ == "__main__":
+    main()
