@@ -97,7 +97,7 @@ def large_snapshot(projects: int = 10_000) -> None:
                 Field.TARGET: f"{100 + k}人",
                 Field.ACTUAL: f"{90 + p % 50}人",
             },
-        )  # fmt: skip
+        )
         for p in range(projects)
         for k in range(4)
     ]
