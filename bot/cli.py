@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot import services
-from bot.bootstrap import Services, build, build_bot, example_workbook
+from bot import reminders, services
+from bot.bootstrap import Bot, Services, build, build_bot, example_workbook
 from bot.questions import answer
 from bot.render import answer_text, problem_text, report_text, written_text
 from bot.serve import serve
@@ -48,6 +48,17 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("check", parents=[common], help="検証・評価だけ行い、何も書き込みません")
     ask = sub.add_parser("ask", parents=[common], help="Slack と同じように質問に答えます")
     ask.add_argument("question", nargs="+", help="例: 三浦半島の評価は？ / rating for SDGs")
+    remind = sub.add_parser(
+        "remind",
+        parents=[common],
+        help="期限のリマインダー: いつ何を送るか（--dry-run）、または今送る",
+    )
+    remind.add_argument("--dry-run", action="store_true", help="送らずに、予定と内容を表示します")
+    remind.add_argument(
+        "--at",
+        type=_moment,
+        help="この時点として計算します（例: 2026-11-20T08:00+09:00）。既定は今",
+    )
     serve = sub.add_parser(
         "serve",
         parents=[common],
@@ -74,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(**overrides)
         if args.command == "demo":
             return _demo(build(settings, str(_demo_copy(args.fresh))))
+        if args.command == "remind":
+            return _remind(build_bot(settings, args.sheet), args.dry_run, args.at)
         if args.command == "serve":
             logging.getLogger().setLevel(logging.INFO)
             serve(build_bot(settings, args.sheet), args.http, args.port)
@@ -92,6 +105,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SettingsError, SheetError, SchemaError) as error:
         print(f"エラー: {error}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _moment(text: str) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"「{text}」を日時として読めません。例: 2026-11-20T08:00+09:00"
+        ) from None
+
+
+def _remind(bot: Bot, dry_run: bool, at: dt.datetime | None) -> int:
+    moment = at or dt.datetime.now(bot.timezone)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=bot.timezone)
+    moment = moment.astimezone(bot.timezone)
+    if dry_run:
+        print(reminders.dry_run(bot, moment))
+        return EXIT_OK
+    sender = reminders.ReminderSender(
+        bot, reminders.Ledger(bot.settings.kpibot_database_url), reminders.reminder_client(bot)
+    )
+    sent = sender.send_due(moment)
+    print(
+        f"{len(sent)}件のリマインダーを送りました。" if sent else "今送るリマインダーはありません。"
+    )
+    return EXIT_OK
 
 
 def _demo_copy(fresh: bool) -> Path:

@@ -9,6 +9,7 @@ import waitress
 
 from bot.bootstrap import Bot
 from bot.http import KpibotService
+from bot.reminders import Ledger, ReminderSender, reminder_client
 from bot.settings import SettingsError
 from bot.slack_app import build_slack_app
 
@@ -32,6 +33,23 @@ def warm_up(bot: Bot) -> None:
         logger.exception("could not read the sheet at start; questions will say so")
 
 
+def start_reminders(bot: Bot) -> None:
+    """The scheduler, with its jobs in KPIBOT_DATABASE_URL; a reminder missed while kpibot
+    was down is sent now if its deadline has not passed."""
+    from bot import scheduler
+
+    ledger = Ledger(bot.settings.kpibot_database_url)
+    sender = ReminderSender(bot, ledger, reminder_client(bot))
+    jobs = scheduler.build_scheduler(bot, ledger, sender)
+    try:
+        report = bot.cache.report()
+    except Exception:
+        logger.exception("reminders: the sheet could not be read; they start at the next refresh")
+        jobs.start()
+        return
+    scheduler.start(jobs, sender, report)
+
+
 def serve(bot: Bot, http: bool, port: int | None) -> None:
     app_token = bot.settings.slack_app_token
     if not http and app_token is None:
@@ -41,6 +59,7 @@ def serve(bot: Bot, http: bool, port: int | None) -> None:
         )
     slack = build_slack_app(bot)  # checks the Slack settings before anything starts
     warm_up(bot)
+    start_reminders(bot)
     if http:
         service = KpibotService(slack)
         listen = port or bot.settings.port

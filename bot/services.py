@@ -140,6 +140,7 @@ class SnapshotCache:
         self._report: Report | None = None
         self._taken = 0.0
         self._lock = threading.Lock()
+        self.on_sync: list[Callable[[Report], None]] = []  # e.g. rescheduling reminders
 
     def report(self) -> Report:
         with self._lock:
@@ -152,7 +153,12 @@ class SnapshotCache:
         with self._lock:
             report = sync(self.backend, self.ruleset, self.rounding)
             self._keep(report)
-            return report
+        for hook in self.on_sync:
+            try:
+                hook(report)
+            except Exception:
+                logger.exception("after-sync hook failed")
+        return report
 
     def _keep(self, report: Report) -> None:
         self._report = report

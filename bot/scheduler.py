@@ -1,0 +1,109 @@
+"""Every scheduled job of kpibot, registered here with a stable id, replace_existing and
+the configured time zone (slack-machine's pattern). Job bodies are plain functions that
+call a service; they find this process's services through `activate()`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.bootstrap import Bot
+from bot.reminders import Ledger, ReminderSender, reminder_client, schedule
+from bot.services import Report
+
+logger = logging.getLogger(__name__)
+
+REMINDER_JOB = "reminder:"
+REFRESH_JOB = "kpibot-refresh"
+REFRESH_MINUTES = 15
+
+_active: ReminderSender | None = None  # this process's sender, for the stored jobs
+
+
+def activate(sender: ReminderSender) -> None:
+    global _active
+    _active = sender
+
+
+def send_due_reminders() -> None:
+    """The reminder job: everything due now, sent once (the ledger decides)."""
+    if _active is None:
+        logger.error("reminder job ran before kpibot's services were set up")
+        return
+    now = dt.datetime.now(_active.bot.timezone)
+    for outgoing in _active.send_due(now):
+        logger.info("reminder sent: %s", outgoing.reminder.key)
+
+
+def refresh_schedule() -> None:
+    """Re-read the sheet (after KPIBOT_SNAPSHOT_MAX_AGE) and reschedule: deadlines
+    added, moved or removed by hand get their reminders without a sync."""
+    if _active is None or _scheduler is None:
+        return
+    reschedule(_scheduler, _active, _active.bot.cache.report())
+
+
+_scheduler: BackgroundScheduler | None = None
+
+
+def build_scheduler(
+    bot: Bot, ledger: Ledger | None = None, sender: ReminderSender | None = None
+) -> BackgroundScheduler:
+    global _scheduler
+    ledger = ledger or Ledger(bot.settings.kpibot_database_url)
+    sender = sender or ReminderSender(bot, ledger, reminder_client(bot))
+    activate(sender)
+    scheduler = BackgroundScheduler(
+        jobstores={"default": SQLAlchemyJobStore(url=bot.settings.kpibot_database_url)},
+        job_defaults={"coalesce": True, "max_instances": 1},
+        timezone=bot.timezone,
+    )
+    _scheduler = scheduler
+    return scheduler
+
+
+def start(scheduler: BackgroundScheduler, sender: ReminderSender, report: Report) -> None:
+    """Start, register the periodic refresh, schedule the sheet's reminders, and hook
+    rescheduling into every sync."""
+    scheduler.start()
+    scheduler.add_job(
+        refresh_schedule,
+        IntervalTrigger(minutes=REFRESH_MINUTES, timezone=sender.bot.timezone),
+        id=REFRESH_JOB,
+        replace_existing=True,
+        misfire_grace_time=None,  # late is fine: catch up once (coalesced)
+    )
+    reschedule(scheduler, sender, report)
+    sender.bot.cache.on_sync.append(lambda synced: reschedule(scheduler, sender, synced))
+
+
+def reschedule(scheduler: BackgroundScheduler, sender: ReminderSender, report: Report) -> None:
+    """One job per reminder not yet handled, at its time; jobs of reminders the sheet no
+    longer has are removed. A time that passed while kpibot was down runs at once, if the
+    deadline has not passed (misfire grace = until the reminder expires)."""
+    now = dt.datetime.now(sender.bot.timezone)
+    done = sender.ledger.keys()
+    wanted = {
+        r.key: r for r in schedule(sender.bot, report) if r.key not in done and r.expires_at > now
+    }
+    scheduled = {job.id: job for job in scheduler.get_jobs() if job.id.startswith(REMINDER_JOB)}
+    for job_id, job in scheduled.items():
+        if job_id.removeprefix(REMINDER_JOB) not in wanted:
+            job.remove()
+    for key, reminder in wanted.items():
+        job = scheduled.get(REMINDER_JOB + key)
+        if job is not None and job.next_run_time == reminder.fire_at:
+            continue  # already there: no write to the job store
+        grace = max(1, int((reminder.expires_at - reminder.fire_at).total_seconds()))
+        scheduler.add_job(
+            send_due_reminders,
+            DateTrigger(run_date=reminder.fire_at, timezone=sender.bot.timezone),
+            id=REMINDER_JOB + key,
+            replace_existing=True,
+            misfire_grace_time=grace,
+        )
