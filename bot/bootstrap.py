@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from bot.questions import Answer, ProjectIndex, answer
 from bot.services import Report, SnapshotCache
-from bot.settings import Settings, SettingsError
+from bot.settings import GOOGLE_SHEETS_API_URL, Settings, SettingsError
 from rules.achievement import Rounding
 from rules.rulesets import RULESETS, RuleSet
 from sheets.backend import SheetBackend
@@ -58,8 +58,9 @@ def open_backend(location: str, settings: Settings) -> SheetBackend:
         max_tries=settings.kpibot_sheets_max_tries,
         max_total_seconds=settings.kpibot_sheets_max_wait,
     )
+    google_api = settings.kpibot_sheets_api_url == GOOGLE_SHEETS_API_URL
     return GoogleSheetsBackend(
-        location, load_credentials(key), settings.kpibot_sheets_api_url, retry
+        location, load_credentials(key, google_api), settings.kpibot_sheets_api_url, retry
     )
 
 

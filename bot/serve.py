@@ -7,6 +7,7 @@ import logging
 
 import waitress
 
+from bot.addon import AddonService
 from bot.bootstrap import Bot
 from bot.http import KpibotService
 from bot.reminders import Ledger, ReminderSender, reminder_client
@@ -19,7 +20,7 @@ HTTP_THREADS = 16
 
 
 def http_service(bot: Bot) -> KpibotService:
-    return KpibotService(build_slack_app(bot))
+    return KpibotService(build_slack_app(bot), AddonService(bot))
 
 
 def warm_up(bot: Bot) -> None:
@@ -61,7 +62,7 @@ def serve(bot: Bot, http: bool, port: int | None) -> None:
     warm_up(bot)
     start_reminders(bot)
     if http:
-        service = KpibotService(slack)
+        service = KpibotService(slack, AddonService(bot))
         listen = port or bot.settings.port
         logger.warning("kpibot serving HTTP on port %d (/slack/events, /addon/, /healthz)", listen)
         waitress.serve(service, host="0.0.0.0", port=listen, threads=HTTP_THREADS, ident="kpibot")

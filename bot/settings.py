@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     )
     kpibot_sheets_max_tries: int = Field(6, ge=1, le=20)
     kpibot_sheets_max_wait: float = Field(60.0, gt=0, le=600, description="seconds, all retries")
+    kpibot_addon_wait: float = Field(
+        20.0, gt=0, le=50, description="seconds a sync may take before it goes on in the background"
+    )
     kpibot_reminder_time: str = Field("09:00", pattern=r"^([01]?\d|2[0-3]):[0-5]\d$")
     kpibot_remind_all_clear: bool = False
     kpibot_snapshot_max_age: float = Field(300.0, ge=0, description="seconds before re-reading")

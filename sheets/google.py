@@ -39,6 +39,7 @@ from sheets.schema import (
     SUMMARY_TAB,
     Grid,
     WriteSet,
+    column_letters,
     comparable,
     kpi_tab_name,
 )
@@ -162,13 +163,23 @@ def http_client_for(api_url: str, policy: RetryPolicy) -> type[HTTPClient]:
     return KpibotHTTPClient
 
 
-def load_credentials(key: str) -> Credentials:
+class _ElsewhereCredentials(Credentials):
+    """Service-account credentials for a Sheets API that is not Google's own (a proxy, a
+    test server): google-auth's Regional Access Boundary lookup would go to Google's IAM
+    API behind the proxy's back, so it is not made."""
+
+    def _is_regional_access_boundary_lookup_required(self) -> bool:
+        return False
+
+
+def load_credentials(key: str, google_api: bool = True) -> Credentials:
     """A service-account key: the JSON itself, or the path of its file."""
+    kind = Credentials if google_api else _ElsewhereCredentials
     try:
         if key.lstrip().startswith("{"):
             info = json.loads(key)
-            return Credentials.from_service_account_info(info, scopes=SCOPES)  # type: ignore[no-untyped-call,no-any-return]
-        return Credentials.from_service_account_file(key, scopes=SCOPES)  # type: ignore[no-untyped-call,no-any-return]
+            return kind.from_service_account_info(info, scopes=SCOPES)  # type: ignore[no-untyped-call,no-any-return]
+        return kind.from_service_account_file(key, scopes=SCOPES)  # type: ignore[no-untyped-call,no-any-return]
     except FileNotFoundError as error:
         raise SheetError(f"サービスアカウントの鍵ファイル {key} が見つかりません。") from error
     except (ValueError, KeyError) as error:
@@ -299,7 +310,7 @@ class GoogleSheetsBackend:
             return
         top = changes.header_row
         ranges = [
-            f"{_quote(state.kpi_tab)}!{_column(col)}{top}:{_column(col)}"
+            f"{_quote(state.kpi_tab)}!{column_letters(col)}{top}:{column_letters(col)}"
             for col in changes.key_columns
         ]
         answer = self.http.values_batch_get(
@@ -390,7 +401,7 @@ class GoogleSheetsBackend:
             for first, last in _consecutive(sorted(cells)):
                 data.append(
                     {
-                        "range": f"{_quote(state.kpi_tab)}!{_column(col)}{first}:{_column(col)}{last}",
+                        "range": f"{_quote(state.kpi_tab)}!{column_letters(col)}{first}:{column_letters(col)}{last}",
                         "majorDimension": "ROWS",
                         "values": [[cells[row]] for row in range(first, last + 1)],
                     }
@@ -403,7 +414,9 @@ class GoogleSheetsBackend:
                 for row in grid
             ]
             padded += [[""] * width for _ in range(height - len(grid))]  # clear rows no longer used
-            data.append({"range": f"{_quote(name)}!A1:{_column(width)}{height}", "values": padded})
+            data.append(
+                {"range": f"{_quote(name)}!A1:{column_letters(width)}{height}", "values": padded}
+            )
         return data
 
     # -- errors -----------------------------------------------------------------
@@ -545,12 +558,3 @@ def _grid_range(
 
 def _quote(tab: str) -> str:
     return "'" + tab.replace("'", "''") + "'"
-
-
-def _column(number: int) -> str:
-    """1 → A, 27 → AA."""
-    letters = ""
-    while number:
-        number, rest = divmod(number - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters

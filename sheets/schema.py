@@ -502,3 +502,12 @@ def read_owners(grid: Grid) -> tuple[dict[str, tuple[str, ...]], list[RowProblem
         else:
             owners[department] = mentions
     return owners, problems
+
+
+def column_letters(number: int) -> str:
+    """1 → A, 27 → AA: the column of a cell as a person names it."""
+    letters = ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
