@@ -16,7 +16,7 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError
 from importlib import resources
 from typing import Any, TypeVar
@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from slack_sdk.signature import SignatureVerifier
 
 from bot.bootstrap import Bot
+from bot.http import StartResponse, json_response
 from bot.questions import AnswerKind, answer
 from bot.render import value_text
 from bot.services import Report
@@ -36,7 +37,6 @@ from sheets.schema import Owned, SchemaError, column_letters
 
 logger = logging.getLogger(__name__)
 
-StartResponse = Callable[..., Any]
 MAX_BODY = 64 * 1024
 TIMESTAMP_HEADER = "HTTP_X_KPIBOT_REQUEST_TIMESTAMP"
 SIGNATURE_HEADER = "HTTP_X_KPIBOT_SIGNATURE"
@@ -91,7 +91,7 @@ class AddonService:
         method = environ.get("REQUEST_METHOD", "GET")
         try:
             if path == "/addon/openapi.json" and method == "GET":
-                return _json(start_response, "200 OK", openapi_document())
+                return json_response(start_response, "200 OK", openapi_document())
             routes = {
                 "/addon/check": self.check,
                 "/addon/sync": self.sync,
@@ -105,14 +105,14 @@ class AddonService:
                 raise AddonError("405 Method Not Allowed", "POST で送ってください。")
             body = self._signed_body(environ)
             status, answer_body = handler(body)
-            return _json(start_response, status, answer_body)
+            return json_response(start_response, status, answer_body)
         except AddonError as error:
-            return _json(start_response, error.status, {"error": error.message})
+            return json_response(start_response, error.status, {"error": error.message})
         except (SheetError, SchemaError) as error:
-            return _json(start_response, "422 Unprocessable Entity", {"error": str(error)})
+            return json_response(start_response, "422 Unprocessable Entity", {"error": str(error)})
         except Exception:
             logger.exception("add-on request %s failed", path)
-            return _json(
+            return json_response(
                 start_response,
                 "500 Internal Server Error",
                 {"error": "サーバーで問題が起きました。"},
@@ -252,12 +252,3 @@ def project_body(project: ProjectResult, report: Report) -> dict[str, Any]:
         ],
         "problems": [problem_body(p, report) for p in report.problems if p.row in rows],
     }
-
-
-def _json(start_response: StartResponse, status: str, body: dict[str, Any]) -> list[bytes]:
-    data = json.dumps(body, ensure_ascii=False).encode()
-    start_response(
-        status,
-        [("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(data)))],
-    )
-    return [data]

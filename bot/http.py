@@ -26,17 +26,19 @@ class KpibotService:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
         if path == "/healthz" and method == "GET":
-            return _json(start_response, "200 OK", {"ok": True})
+            return json_response(start_response, "200 OK", {"ok": True})
         if path == "/slack/events" and self.slack is not None:
             if method != "POST":
-                return _json(start_response, "405 Method Not Allowed", {"error": "POST only"})
+                return json_response(
+                    start_response, "405 Method Not Allowed", {"error": "POST only"}
+                )
             return self.slack(environ, start_response)
         if path.startswith("/addon/") and self.addon is not None:
             return self.addon(environ, start_response)
-        return _json(start_response, "404 Not Found", {"error": "not found"})
+        return json_response(start_response, "404 Not Found", {"error": "not found"})
 
 
-def _json(start_response: StartResponse, status: str, body: dict[str, Any]) -> list[bytes]:
+def json_response(start_response: StartResponse, status: str, body: dict[str, Any]) -> list[bytes]:
     data = json.dumps(body, ensure_ascii=False).encode()
     start_response(
         status,

@@ -4,9 +4,11 @@ call a service; they find this process's services through `activate()`."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 
+from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
@@ -92,18 +94,32 @@ def reschedule(scheduler: BackgroundScheduler, sender: ReminderSender, report: R
         r.key: r for r in schedule(sender.bot, report) if r.key not in done and r.expires_at > now
     }
     scheduled = {job.id: job for job in scheduler.get_jobs() if job.id.startswith(REMINDER_JOB)}
+    # The scheduler's own thread runs and removes jobs meanwhile: a job gone between the
+    # look-up and the change is already what we wanted.
     for job_id, job in scheduled.items():
         if job_id.removeprefix(REMINDER_JOB) not in wanted:
-            job.remove()
+            with contextlib.suppress(JobLookupError):
+                job.remove()
     for key, reminder in wanted.items():
         job = scheduled.get(REMINDER_JOB + key)
         if job is not None and job.next_run_time == reminder.fire_at:
             continue  # already there: no write to the job store
         grace = max(1, int((reminder.expires_at - reminder.fire_at).total_seconds()))
-        scheduler.add_job(
-            send_due_reminders,
-            DateTrigger(run_date=reminder.fire_at, timezone=sender.bot.timezone),
-            id=REMINDER_JOB + key,
-            replace_existing=True,
-            misfire_grace_time=grace,
-        )
+        try:
+            _add_reminder_job(scheduler, sender, key, reminder.fire_at, grace)
+        except (JobLookupError, ConflictingIdError):
+            logger.info(
+                "reminder job %s changed while rescheduling; kept as the scheduler has it", key
+            )
+
+
+def _add_reminder_job(
+    scheduler: BackgroundScheduler, sender: ReminderSender, key: str, when: dt.datetime, grace: int
+) -> None:
+    scheduler.add_job(
+        send_due_reminders,
+        DateTrigger(run_date=when, timezone=sender.bot.timezone),
+        id=REMINDER_JOB + key,
+        replace_existing=True,
+        misfire_grace_time=grace,
+    )

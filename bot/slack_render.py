@@ -135,20 +135,18 @@ def project_blocks(
     if answer.other_years:
         years = ", ".join(year_label(y, lang) for y in answer.other_years)
         blocks.append(context(f"Other years: {years}" if en else f"ほかの年度: {years}"))
-    if sheet_link.startswith(("http://", "https://")):
-        blocks.append(
-            {
-                "type": "actions",
-                "elements": [
-                    button(
-                        "Open the sheet" if en else "シートを開く", "kpi_open_sheet", url=sheet_link
-                    )
-                ],
-            }
-        )
-    elif sheet_link:
-        blocks.append(context(("Sheet: " if en else "シート: ") + escape(sheet_link)))
+    blocks += sheet_link_blocks(sheet_link, en)
     return blocks
+
+
+def sheet_link_blocks(link: str, en: bool) -> list[Block]:
+    """A button that opens a Google Sheet; the path of a local workbook as a note."""
+    if link.startswith(("http://", "https://")):
+        label = "Open the sheet" if en else "シートを開く"
+        return [{"type": "actions", "elements": [button(label, "kpi_open_sheet", url=link)]}]
+    if link:
+        return [context(("Sheet: " if en else "シート: ") + escape(link))]
+    return []
 
 
 def problems_text(problems: Sequence[RowProblem], en: bool) -> str:
@@ -240,16 +238,7 @@ def missing_blocks(
             )
         )
     if sheet_link.startswith(("http://", "https://")):
-        blocks.append(
-            {
-                "type": "actions",
-                "elements": [
-                    button(
-                        "Open the sheet" if en else "シートを開く", "kpi_open_sheet", url=sheet_link
-                    )
-                ],
-            }
-        )
+        blocks += sheet_link_blocks(sheet_link, en)
     return blocks
 
 

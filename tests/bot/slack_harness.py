@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -15,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import requests
-import waitress.server
 from slack_sdk.signature import SignatureVerifier
 
 from bot.bootstrap import Bot, build_bot, example_workbook
 from bot.serve import http_service
 from bot.settings import load_settings
 from tests.fakes.slack_api import BOT_TOKEN, BOT_USER, FakeSlackApi
+from tests.fakes.wsgi import serving
 
 SIGNING_SECRET = "kpibot-signing-secret"
 ADMIN = "UADMIN001"
@@ -124,12 +123,5 @@ def running_bot(folder: Path, threads: int = 8, sheet: Path | None = None) -> It
             kpibot_admin_users=ADMIN,
         )
         bot = build_bot(settings)
-        server = waitress.server.create_server(
-            http_service(bot), host="127.0.0.1", port=0, threads=threads
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        try:
-            yield RunningBot(f"http://127.0.0.1:{server.effective_port}", slack, bot, workbook)
-        finally:
-            server.close()
+        with serving(http_service(bot), threads) as url:
+            yield RunningBot(url, slack, bot, workbook)

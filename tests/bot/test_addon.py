@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,6 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
-import waitress.server
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,6 +23,7 @@ from bot.bootstrap import Bot, build_bot
 from bot.http import KpibotService
 from bot.settings import load_settings
 from tests.fakes.sheets_api import CellValue, FakeSheetsApi, Fault
+from tests.fakes.wsgi import serving
 
 SHEET = "1kpibotAddonSpreadsheet0123456789ab"
 SECRET = "addon-secret"
@@ -76,14 +75,8 @@ def service(tmp_path: Path) -> Iterator[Service]:
         )
         bot = build_bot(settings)
         addon = AddonService(bot)
-        server = waitress.server.create_server(
-            KpibotService(None, addon), host="127.0.0.1", port=0, threads=4
-        )
-        threading.Thread(target=server.run, daemon=True).start()
-        try:
-            yield Service(f"http://127.0.0.1:{server.effective_port}", api, bot, addon)
-        finally:
-            server.close()
+        with serving(KpibotService(None, addon), threads=4) as url:
+            yield Service(url, api, bot, addon)
 
 
 def test_run_now_rates_a_1000_row_sheet_and_lists_the_problems_within_10_seconds(

@@ -358,8 +358,8 @@ def test_a_simulated_year_sends_every_due_reminder_exactly_once(
         if running is None:
             running = Running(tmp_path, slack, path)
             running.settle()
+        running.stop()  # waits for running jobs: a post and its ledger mark are one step
         ledger = {row["key"]: row for row in running.sender.ledger.rows()}
-        running.stop()
 
     sent = {key: row for key, row in ledger.items() if row["status"] == "sent"}
     assert restarts >= 3 and not all(up_at.values())  # the year did have restarts and downtime

@@ -21,13 +21,15 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from google.auth import jwt
+
+from tests.fakes.local_server import LocalServer, send
 
 CellValue = str | int | float | bool | None
 # google-auth signs every service-account assertion for Google's token endpoint, whatever
@@ -94,10 +96,11 @@ class Fault:
     body: bytes | None = None  # a malformed 200 answer when status is 200
 
 
-class FakeSheetsApi:
+class FakeSheetsApi(LocalServer):
     """One spreadsheet (or several) behind a fake Sheets API on 127.0.0.1."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.spreadsheets: dict[str, dict[str, Tab]] = {}
         self.titles: dict[str, str] = {}
         self.requests: list[tuple[str, str]] = []  # (kind, path)
@@ -114,25 +117,6 @@ class FakeSheetsApi:
         self.public_pem = key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    # -- life cycle ---------------------------------------------------------------
-    def __enter__(self) -> FakeSheetsApi:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     @property
     def api_url(self) -> str:
@@ -201,27 +185,8 @@ class FakeSheetsApi:
         return sum(1 for kind, _ in self.requests if kind != "token")
 
     # -- HTTP ---------------------------------------------------------------------
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        api = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-            def do_GET(self) -> None:
-                api._dispatch(self, "GET")
-
-            def do_POST(self) -> None:
-                api._dispatch(self, "POST")
-
-            def do_PUT(self) -> None:
-                api._dispatch(self, "PUT")
-
-        return Handler
-
-    def _dispatch(self, request: BaseHTTPRequestHandler, method: str) -> None:
+    def handle(self, request: BaseHTTPRequestHandler, method: str) -> None:
         parsed = urllib.parse.urlsplit(request.path)
         query = urllib.parse.parse_qs(parsed.query)
         length = int(request.headers.get("Content-Length") or 0)
@@ -233,13 +198,13 @@ class FakeSheetsApi:
             if fault.delay:
                 time.sleep(fault.delay)
             if fault.status == 200 and fault.body is not None:
-                return self._send(request, 200, fault.body, "application/json")
+                return send(request, 200, fault.body, "application/json")
             if fault.status != 200:
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
                 error = {
                     "error": {"code": fault.status, "message": "injected", "status": "UNAVAILABLE"}
                 }
-                return self._send(
+                return send(
                     request, fault.status, json.dumps(error).encode(), "application/json", headers
                 )
         for hook in self._take(self.hooks, kind):
@@ -248,36 +213,18 @@ class FakeSheetsApi:
             error = {
                 "error": {"code": 401, "message": "Request had invalid authentication credentials."}
             }
-            return self._send(request, 401, json.dumps(error).encode(), "application/json")
+            return send(request, 401, json.dumps(error).encode(), "application/json")
         try:
             with self.lock:
                 status, answer = handler(path, query, body)
         except ApiError as error:
             status, answer = error.status, {"error": {"code": error.status, "message": str(error)}}
-        self._send(
-            request, status, json.dumps(answer, ensure_ascii=False).encode(), "application/json"
-        )
+        send(request, status, json.dumps(answer, ensure_ascii=False).encode(), "application/json")
 
     @staticmethod
     def _take(pending: dict[str, list[Any]], kind: str) -> list[Any]:
         queue = pending.get(kind)
         return [queue.pop(0)] if queue else []
-
-    @staticmethod
-    def _send(
-        request: BaseHTTPRequestHandler,
-        status: int,
-        body: bytes,
-        kind: str,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        request.send_response(status)
-        request.send_header("Content-Type", kind)
-        request.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            request.send_header(name, value)
-        request.end_headers()
-        request.wfile.write(body)
 
     def _authorised(self, request: BaseHTTPRequestHandler) -> bool:
         header = request.headers.get("Authorization", "")

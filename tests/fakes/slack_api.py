@@ -14,8 +14,10 @@ import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.local_server import LocalServer, send
 
 BOT_TOKEN = "xoxb-kpibot-test"
 BOT_USER = "UKPIBOT01"
@@ -28,31 +30,14 @@ class Call:
     at: float = field(default_factory=time.monotonic)
 
 
-class FakeSlackApi:
+class FakeSlackApi(LocalServer):
     def __init__(self) -> None:
+        super().__init__()
         self.calls: list[Call] = []
         self.rate_limits: dict[str, list[str]] = {}  # method → Retry-After values to answer
         self.users: dict[str, dict[str, Any]] = {}
         self.arrived = threading.Condition()
         self._ts = 1_700_000_000
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def __enter__(self) -> FakeSlackApi:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     @property
     def api_url(self) -> str:
@@ -77,21 +62,10 @@ class FakeSlackApi:
         return self.messages(*methods)
 
     # -- HTTP -------------------------------------------------------------------
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        api = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-            def do_POST(self) -> None:
-                api._post(self)
-
-        return Handler
-
-    def _post(self, request: BaseHTTPRequestHandler) -> None:
+    def handle(self, request: BaseHTTPRequestHandler, method: str) -> None:
+        if method != "POST":
+            return send(request, 405, b'{"ok": false, "error": "method_not_supported"}')
         length = int(request.headers.get("Content-Length") or 0)
         raw = request.rfile.read(length).decode() if length else ""
         kind = request.headers.get("Content-Type", "")
@@ -103,14 +77,14 @@ class FakeSlackApi:
         path = urllib.parse.urlsplit(request.path).path
         if path.startswith("/response/"):
             self._record("response", args | {"_url": path})
-            return self._send(request, 200, b"ok", "text/plain")
+            return send(request, 200, b"ok", "text/plain")
         method = path.removeprefix("/api/")
         pending = self.rate_limits.get(method)
         if pending:
             retry_after = pending.pop(0)
             self.calls.append(Call(f"429:{method}", args))
             body = json.dumps({"ok": False, "error": "ratelimited"}).encode()
-            return self._send(request, 429, body, "application/json", {"Retry-After": retry_after})
+            return send(request, 429, body, "application/json", {"Retry-After": retry_after})
         token = request.headers.get("Authorization", "").removeprefix("Bearer ") or args.get(
             "token"
         )
@@ -155,20 +129,4 @@ class FakeSlackApi:
         return {"ok": False, "error": "unknown_method"}
 
     def _json(self, request: BaseHTTPRequestHandler, answer: dict[str, Any]) -> None:
-        self._send(request, 200, json.dumps(answer).encode(), "application/json")
-
-    @staticmethod
-    def _send(
-        request: BaseHTTPRequestHandler,
-        status: int,
-        body: bytes,
-        kind: str,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        request.send_response(status)
-        request.send_header("Content-Type", kind)
-        request.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            request.send_header(name, value)
-        request.end_headers()
-        request.wfile.write(body)
+        send(request, 200, json.dumps(answer).encode(), "application/json")
