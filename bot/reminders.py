@@ -271,6 +271,9 @@ def dry_run(bot: Bot, at: dt.datetime) -> str:
         )
     if not reminders:
         lines.append("  （「期限」タブに期限がありません）")
+    for tab, problems in report.other_problems().items():
+        lines.append(f"「{tab}」タブの指摘（この行のリマインダーは送られません）:")
+        lines += [f"  {p.describe()}" for p in problems]
     due = due_reminders(reminders, at, set())
     lines += ["", f"この時点で送るもの: {len(due.send)}件"]
     for reminder in due.send:

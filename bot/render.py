@@ -168,11 +168,21 @@ def missing_text(answer: Answer) -> str:
     )
     lines = [head]
     for department, entries in grouped.items():
-        lines.append(f"■ {department}（{len(entries)}件）")
+        lines.append(
+            f"■ {department}（{len(entries)}）" if en else f"■ {department}（{len(entries)}件）"
+        )
         for entry in entries:
-            what = "・".join(entry.missing)
-            lines.append(f"  {entry.row}行目 {entry.project} {entry.kpi}: {what}")
+            if en:
+                what = ", ".join(MISSING_EN.get(m, m) for m in entry.missing)
+                lines.append(f"  row {entry.row} {entry.project} {entry.kpi}: {what}")
+            else:
+                lines.append(
+                    f"  {entry.row}行目 {entry.project} {entry.kpi}: {'・'.join(entry.missing)}"
+                )
     return "\n".join(lines)
+
+
+MISSING_EN = {"目標値": "target", "実績値": "actual"}
 
 
 def deadlines_text(answer: Answer) -> str:
@@ -238,6 +248,9 @@ def report_text(report: Report, lang: Lang = Lang.JA) -> str:
         else "入力チェック: 指摘はありません。"
     )
     lines += [f"  {problem_text(p)}" for p in problems]
+    for tab, tab_problems in report.other_problems().items():
+        lines.append(f"「{tab}」タブ: {len(tab_problems)}件の指摘")
+        lines += [f"  {problem_text(p)}" for p in tab_problems]
     return "\n".join(lines)
 
 

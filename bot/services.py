@@ -58,6 +58,15 @@ class Report:
         grid = self.snapshot.tabs.get(OWNER_TAB)
         return read_owners(grid)[0] if grid else {}
 
+    def other_problems(self) -> dict[str, list[RowProblem]]:
+        """What is wrong in the 期限 and 担当 tabs, by tab (empty tabs are left out)."""
+        found: dict[str, list[RowProblem]] = {}
+        if grid := self.snapshot.tabs.get(DEADLINE_TAB):
+            found[DEADLINE_TAB] = read_deadlines(grid)[1]
+        if grid := self.snapshot.tabs.get(OWNER_TAB):
+            found[OWNER_TAB] = read_owners(grid)[1]
+        return {tab: problems for tab, problems in found.items() if problems}
+
     @property
     def errors(self) -> tuple[RowProblem, ...]:
         return tuple(p for p in self.problems if p.severity is Severity.ERROR)

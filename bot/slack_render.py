@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.questions import Answer, AnswerKind, Lang
-from bot.render import answer_text, value_text, year_label
+from bot.render import MISSING_EN, answer_text, value_text, year_label
 from rules.deadlines import by_department
 from rules.evaluate import kpi_label
 from rules.models import Level, ProjectResult, RowProblem
@@ -223,7 +223,7 @@ def missing_blocks(
             gaps = (
                 "・".join(entry.missing)
                 if not en
-                else ", ".join({"目標値": "target", "実績値": "actual"}[g] for g in entry.missing)
+                else ", ".join(MISSING_EN.get(g, g) for g in entry.missing)
             )
             lines.append(
                 f"• {entry.row}{'' if en else '行目'} {escape(entry.project)} {escape(entry.kpi)}: {gaps}"

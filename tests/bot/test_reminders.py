@@ -397,3 +397,35 @@ def test_serve_starts_the_scheduler_with_its_jobs_in_the_database(
 
     stored = SQLAlchemyJobStore(url=bot.settings.kpibot_database_url)
     assert any(job.id.startswith(jobs.REMINDER_JOB) for job in stored.get_all_jobs())
+
+
+def test_bad_deadline_and_owner_rows_are_explained_and_the_good_ones_still_count(
+    tmp_path: Path,
+    slack: FakeSlackApi,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot.cli import main
+
+    path = write_xlsx(
+        tmp_path / "kpi.xlsx",
+        {
+            "KPI": KPI,
+            "期限": [
+                ["名称", "期限", "通知", "チャンネル", "年度"],
+                ["実績値の入力期限", "2026/12/11", "3", "#kpi", "R7"],
+                ["目標値の入力期限", "来週", "毎日", "", "R7"],
+            ],
+            "担当": [*OWNERS, ["観光課2", "たなかさん"]],
+        },
+    )
+    monkeypatch.setenv("KPIBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'd.db'}")
+    assert main(["check", "--sheet", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "「期限」タブ: 3件の指摘" in out and "3行目「期限」" in out and "3行目「通知」" in out
+    assert "「担当」タブ: 1件の指摘" in out and "たなかさん" in out
+    assert (
+        main(["remind", "--dry-run", "--sheet", str(path), "--at", "2026-12-08T09:30+09:00"]) == 0
+    )
+    dry = capsys.readouterr().out
+    assert "この時点で送るもの: 1件" in dry and "「期限」タブの指摘" in dry
