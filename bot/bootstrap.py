@@ -46,7 +46,8 @@ def build(settings: Settings, sheet: str | None = None) -> Services:
 
 def open_backend(location: str, settings: Settings) -> SheetBackend:
     """A local file, or the Google spreadsheet a URL or an ID names."""
-    if spreadsheet_id(location) is None or Path(location).suffix.lower() in LOCAL_SUFFIXES:
+    local = Path(location).expanduser()
+    if spreadsheet_id(location) is None or local.suffix.lower() in LOCAL_SUFFIXES or local.exists():
         return open_local(location)
     key = settings.google_application_credentials
     if not key:

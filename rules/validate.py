@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from rules.models import Direction, Field, KpiRow, Method, RawRow, RowProblem, Severity
 from rules.values import (
+    EMPTY,
     Cell,
     Kind,
     Problem,
@@ -24,6 +25,7 @@ from rules.values import (
     normalise_text,
     parse_fiscal_year,
     parse_kpi_number,
+    parse_text,
     parse_value,
 )
 
@@ -110,7 +112,12 @@ def validate_row(raw: RawRow) -> tuple[KpiRow | None, list[RowProblem]]:
     invalid: set[Field] = set()
     unit_column = normalise_text(cell_text(raw.unit)) if raw.unit is not None else ""
     scale, base_unit = unit_scale(unit_column) if unit_column else (_ONE, "")
-    baseline = _value(Field.BASELINE, raw.baseline, scale, base_unit, invalid, problem)
+    # A blank baseline is the usual case: no call for it.
+    baseline = (
+        EMPTY
+        if raw.baseline is None
+        else _value(Field.BASELINE, raw.baseline, scale, base_unit, invalid, problem)
+    )
     target = _value(Field.TARGET, raw.target, scale, base_unit, invalid, problem)
     actual = _value(Field.ACTUAL, raw.actual, scale, base_unit, invalid, problem)
 
@@ -196,7 +203,7 @@ def _value(
     invalid: set[Field],
     problem: Callable[[Field, str], None],
 ) -> Value:
-    parsed = parse_value(cell)
+    parsed = parse_text(cell) if type(cell) is str else parse_value(cell)
     if isinstance(parsed, Problem):
         problem(column, parsed.message)
         invalid.add(column)

@@ -85,7 +85,7 @@ def parse_value(cell: Cell) -> Value | Problem:
     if cell is None:
         return EMPTY
     if type(cell) is str:
-        return _parse_text(cell)
+        return parse_text(cell)
     if isinstance(cell, bool):  # bool is an int subclass; a checkbox is not a KPI value
         return Problem(f"「{cell}」は数値ではありません。")
     if isinstance(cell, int | Decimal):
@@ -99,11 +99,12 @@ def parse_value(cell: Cell) -> Value | Problem:
         return Value(Kind.NUMBER, Decimal(repr(cell)), text=repr(cell))
     if not isinstance(cell, str):
         return Problem(f"「{cell}」は数値として読めません。")
-    return _parse_text(cell)
+    return parse_text(cell)
 
 
 @lru_cache(maxsize=65_536)
-def _parse_text(raw: str) -> Value | Problem:
+def parse_text(raw: str) -> Value | Problem:
+    """parse_value for a text cell (the usual case), cached: the same text reads the same."""
     text = normalise_text(raw)
     if not text:
         return EMPTY
