@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 
 from rules.achievement import Rounding
 from rules.deadlines import Deadline
@@ -48,12 +49,12 @@ class Report:
     def problems(self) -> tuple[RowProblem, ...]:
         return self.table.problems + self.evaluation.problems
 
-    @property
+    @cached_property  # read once per snapshot, not once per question
     def deadlines(self) -> list[Deadline]:
         grid = self.snapshot.tabs.get(DEADLINE_TAB)
         return read_deadlines(grid)[0] if grid else []
 
-    @property
+    @cached_property
     def owners(self) -> dict[str, tuple[str, ...]]:
         grid = self.snapshot.tabs.get(OWNER_TAB)
         return read_owners(grid)[0] if grid else {}
