@@ -4,7 +4,7 @@ decides which backend, rule set and rounding a run uses."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,7 +13,7 @@ from bot.questions import Answer, ProjectIndex, answer
 from bot.services import Report, SnapshotCache
 from bot.settings import GOOGLE_SHEETS_API_URL, Settings, SettingsError
 from rules.achievement import Rounding
-from rules.rulesets import RULESETS, RuleSet
+from rules.rulesets import RULESETS, Naikakufu, PassFail, RuleSet
 from sheets.backend import SheetBackend
 from sheets.google import GoogleSheetsBackend, RetryPolicy, load_credentials, spreadsheet_id
 from sheets.local import LOCAL_SUFFIXES, open_local
@@ -39,9 +39,24 @@ def build(settings: Settings, sheet: str | None = None) -> Services:
     return Services(
         settings=settings,
         backend=open_backend(location, settings),
-        ruleset=RULESETS[settings.kpibot_ruleset],
+        ruleset=configured_ruleset(settings),
         rounding=Rounding[settings.kpibot_rounding.upper()],
     )
+
+
+def configured_ruleset(settings: Settings) -> RuleSet:
+    """The named rule set with the thresholds of the settings."""
+    ruleset = RULESETS[settings.kpibot_ruleset]
+    if isinstance(ruleset, Naikakufu):
+        return replace(
+            ruleset,
+            hit_threshold=settings.kpibot_threshold_hit,
+            fail_threshold=settings.kpibot_threshold_fail,
+            mean_threshold=settings.kpibot_threshold_mean,
+        )
+    if isinstance(ruleset, PassFail):
+        return replace(ruleset, hit_threshold=settings.kpibot_threshold_hit)
+    return ruleset
 
 
 def open_backend(location: str, settings: Settings) -> SheetBackend:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rules.rulesets import RULESETS
@@ -26,6 +27,10 @@ class Settings(BaseSettings):
     )
     kpibot_ruleset: str = "naikakufu"
     kpibot_rounding: Literal["truncate", "half_up"] = "truncate"
+    # The rule set's thresholds, in percent (the national scale: 100 and 80).
+    kpibot_threshold_hit: Decimal = Field(Decimal(100), gt=0, le=1000)
+    kpibot_threshold_fail: Decimal = Field(Decimal(80), ge=0, le=1000)
+    kpibot_threshold_mean: Decimal = Field(Decimal(80), ge=0, le=1000)
     kpibot_timezone: str = "Asia/Tokyo"
     kpibot_database_url: str = "sqlite:///kpibot.db"
     kpibot_sheets_api_url: str = GOOGLE_SHEETS_API_URL
@@ -64,6 +69,12 @@ class Settings(BaseSettings):
             raise ValueError(f"タイムゾーン {value} がありません（例: Asia/Tokyo）") from None
         return value
 
+    @model_validator(mode="after")
+    def _thresholds_in_order(self) -> Settings:
+        if self.kpibot_threshold_fail > self.kpibot_threshold_hit:
+            raise ValueError("KPIBOT_THRESHOLD_FAIL は KPIBOT_THRESHOLD_HIT 以下にしてください")
+        return self
+
     @field_validator("kpibot_ruleset")
     @classmethod
     def _known_ruleset(cls, value: str) -> str:
@@ -79,6 +90,9 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as error:
         lines = []
         for issue in error.errors():
-            name = str(issue["loc"][0]).upper() if issue["loc"] else "?"
-            lines.append(f"設定 {name} が正しくありません: {issue['msg']}")
+            message = str(issue["msg"]).removeprefix("Value error, ")
+            if issue["loc"]:
+                lines.append(f"設定 {str(issue['loc'][0]).upper()} が正しくありません: {message}")
+            else:
+                lines.append(f"設定が正しくありません: {message}")
         raise SettingsError("\n".join(lines)) from None

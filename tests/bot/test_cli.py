@@ -134,3 +134,24 @@ def test_sync_refuses_to_write_into_the_bundled_example(capsys: pytest.CaptureFi
     assert main(["sync"]) == 2
     assert "同梱の例" in capsys.readouterr().err
     assert example_workbook().read_bytes() == before
+
+
+def test_rating_thresholds_are_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows: list[list[object]] = [
+        ["年度", "事業名", "KPI名", "目標値", "実績値"],
+        ["R5", "A", "a", "100", "75"],
+        [None, None, "b", "100", "72"],
+    ]
+    path = write_xlsx(tmp_path / "k.xlsx", {"KPI": rows})
+    assert main(["ask", "A", "--sheet", str(path)]) == 0
+    assert "評価: 地方創生に効果がなかった" in capsys.readouterr().out
+    monkeypatch.setenv("KPIBOT_THRESHOLD_FAIL", "70")
+    monkeypatch.setenv("KPIBOT_THRESHOLD_MEAN", "70")
+    assert main(["ask", "A", "--sheet", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "評価: 地方創生に効果があった" in out and "70%以上が2件" in out
+    monkeypatch.setenv("KPIBOT_THRESHOLD_FAIL", "120")
+    assert main(["ask", "A", "--sheet", str(path)]) == 2
+    assert "KPIBOT_THRESHOLD_FAIL は KPIBOT_THRESHOLD_HIT 以下" in capsys.readouterr().err
