@@ -33,7 +33,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from bot.bootstrap import Bot
 from bot.services import Report, check
@@ -63,7 +63,11 @@ SAME_CHANNEL_GAP = 1.1  # Slack takes about one message per second per channel
 class Ledger:
     def __init__(self, url: str) -> None:
         self.engine: Engine = create_engine(url, future=True)
-        metadata.create_all(self.engine)
+        try:
+            metadata.create_all(self.engine)
+        except (OperationalError, ProgrammingError):
+            # Another process created the table between the check and the CREATE.
+            metadata.create_all(self.engine)
 
     def claim(self, reminder: Reminder, status: str, now: dt.datetime) -> bool:
         """True for exactly one caller per reminder key, ever."""

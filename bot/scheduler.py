@@ -13,6 +13,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from bot.bootstrap import Bot
 from bot.reminders import Ledger, ReminderSender, reminder_client, schedule
@@ -60,8 +61,13 @@ def build_scheduler(
     ledger = ledger or Ledger(bot.settings.kpibot_database_url)
     sender = sender or ReminderSender(bot, ledger, reminder_client(bot))
     activate(sender)
+    store = SQLAlchemyJobStore(url=bot.settings.kpibot_database_url)
+    try:  # two `serve` processes starting together race to create the table
+        store.jobs_t.create(store.engine, checkfirst=True)
+    except (OperationalError, ProgrammingError):
+        store.jobs_t.create(store.engine, checkfirst=True)
     scheduler = BackgroundScheduler(
-        jobstores={"default": SQLAlchemyJobStore(url=bot.settings.kpibot_database_url)},
+        jobstores={"default": store},
         job_defaults={"coalesce": True, "max_instances": 1},
         timezone=bot.timezone,
     )
