@@ -11,11 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot import reminders, services
+from bot import services
 from bot.bootstrap import Bot, Services, build, build_bot, example_workbook
 from bot.questions import answer
 from bot.render import answer_text, problem_text, report_text, written_text
-from bot.serve import serve
 from bot.settings import SettingsError, load_settings
 from sheets.backend import SheetError
 from sheets.schema import SchemaError
@@ -88,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "remind":
             return _remind(build_bot(settings, args.sheet), args.dry_run, args.at)
         if args.command == "serve":
+            from bot.serve import serve  # the Slack, HTTP and scheduler stack: only here
+
             logging.getLogger().setLevel(logging.INFO)
             serve(build_bot(settings, args.sheet), args.http, args.port)
             return EXIT_OK
@@ -117,6 +118,8 @@ def _moment(text: str) -> dt.datetime:
 
 
 def _remind(bot: Bot, dry_run: bool, at: dt.datetime | None) -> int:
+    from bot import reminders  # the database and holiday calendar: only here
+
     moment = at or dt.datetime.now(bot.timezone)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=bot.timezone)
