@@ -106,6 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SettingsError, SheetError, SchemaError) as error:
         print(f"エラー: {error}", file=sys.stderr)
         return EXIT_FAILED
+    except OSError as error:  # a folder that cannot be written, a disk that is full, …
+        print(f"エラー: ファイルを読み書きできません（{error}）。", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def _moment(text: str) -> dt.datetime:

@@ -155,3 +155,15 @@ def test_rating_thresholds_are_settings(
     monkeypatch.setenv("KPIBOT_THRESHOLD_FAIL", "120")
     assert main(["ask", "A", "--sheet", str(path)]) == 2
     assert "KPIBOT_THRESHOLD_FAIL は KPIBOT_THRESHOLD_HIT 以下" in capsys.readouterr().err
+
+
+def test_demo_in_a_folder_that_cannot_be_written_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / "kpi-demo.xlsx").mkdir()  # a folder where the copy should go: it cannot be written
+    monkeypatch.chdir(locked)
+    assert main(["demo", "--fresh"]) == 2
+    err = capsys.readouterr().err
+    assert "読み書きできません" in err and "Traceback" not in err
