@@ -8,10 +8,8 @@ is dropped, with its message.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from decimal import Decimal
-from functools import lru_cache
 from typing import TypeVar
 
 from rules.models import Direction, Field, KpiRow, Method, RawRow, RowProblem, Severity
@@ -27,6 +25,7 @@ from rules.values import (
     parse_kpi_number,
     parse_text,
     parse_value,
+    unit_scale,
 )
 
 _METHODS = {
@@ -56,8 +55,6 @@ _DIRECTIONS = {
     "lower": Direction.DOWN,
 }
 T = TypeVar("T")
-_MULTIPLIER_UNIT = re.compile(r"^([十百千万億兆]+)(.*)$")
-_FACTORS = {"十": 10, "百": 100, "千": 1_000, "万": 10_000, "億": 10**8, "兆": 10**12}
 
 
 def _choice(cell: Cell, choices: dict[str, T], default: T) -> T | None:
@@ -69,18 +66,6 @@ def _choice(cell: Cell, choices: dict[str, T], default: T) -> T | None:
     if not text:
         return default
     return choices.get(text)
-
-
-@lru_cache(maxsize=1024)
-def unit_scale(unit: str) -> tuple[Decimal, str]:
-    """千円 → (1000, 円): a unit column with a multiplier scales the bare numbers below it."""
-    match = _MULTIPLIER_UNIT.match(unit)
-    if not match:
-        return _ONE, unit
-    factor = 1
-    for char in match.group(1):
-        factor *= _FACTORS[char]
-    return Decimal(factor), match.group(2)
 
 
 _ONE = Decimal(1)

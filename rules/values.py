@@ -61,7 +61,8 @@ _NOT_APPLICABLE = frozenset(
 )
 _MINUS_SIGNS = "△▲-−"
 _MULTIPLIERS = {"十": 10, "百": 100, "千": 1_000, "万": 10_000, "億": 10**8, "兆": 10**12}
-_MULTIPLIER_PREFIX = re.compile(r"^[十百千万億兆]+")
+_MULTIPLIER_UNIT = re.compile(r"([十百千万億兆]+)(.*)", re.DOTALL)
+_ONE = Decimal(1)
 # A number: digits with optional thousands separators (a stray space after the comma is
 # what text copied from a PDF looks like), an optional decimal part.
 _NUMBER = re.compile(r"(\d{1,3}(?:,\s?\d{3})+|\d+)(\.\d+)?|\.\d+")
@@ -172,15 +173,23 @@ def parse_text(raw: str) -> Value | Problem:
     return _number_value(sign * number, _SPACES.sub("", rest), note, raw)
 
 
+@lru_cache(maxsize=1024)
+def unit_scale(unit: str) -> tuple[Decimal, str]:
+    """The multiplier a unit starts with: 千円 → (1000, 円), 万人 → (10000, 人), 件 → (1, 件).
+    Used for units typed with a value and for the 単位 column alike."""
+    match = _MULTIPLIER_UNIT.fullmatch(unit)
+    if not match:
+        return _ONE, unit
+    factor = 1
+    for char in match.group(1):
+        factor *= _MULTIPLIERS[char]
+    return Decimal(factor), match.group(2)
+
+
 def _number_value(number: Decimal, unit: str, note: str, raw: str) -> Value:
     if unit and unit[0] in _MULTIPLIERS:  # 14万人 = 140,000人; 30,001百万円 = 30,001,000,000円
-        prefix = _MULTIPLIER_PREFIX.match(unit)
-        assert prefix is not None
-        factor = 1
-        for char in prefix.group(0):
-            factor *= _MULTIPLIERS[char]
+        factor, unit = unit_scale(unit)
         number *= factor
-        unit = unit[prefix.end() :]
     return Value(Kind.NUMBER, number, unit, note, "速報" in note, raw)
 
 

@@ -340,8 +340,7 @@ class GoogleSheetsBackend:
             requests_.append(_append(kpi_id, "COLUMNS", need_cols - cols))
             state.sizes[state.kpi_tab] = (rows, need_cols)
         for name, grid in changes.tabs.items():
-            width = max((len(r) for r in grid), default=1)
-            height = max(len(grid), state.summary_rows if name == SUMMARY_TAB else 0)
+            width, height = _tab_size(name, grid, state)
             if name not in state.sheet_ids:
                 new_id = max(state.sheet_ids.values(), default=0) + 1
                 requests_.append(
@@ -407,8 +406,7 @@ class GoogleSheetsBackend:
                     }
                 )
         for name, grid in changes.tabs.items():
-            width = max((len(r) for r in grid), default=1)
-            height = max(len(grid), state.summary_rows if name == SUMMARY_TAB else 0)
+            width, height = _tab_size(name, grid, state)
             padded = [
                 [("" if c is None else str(c)) for c in row] + [""] * (width - len(row))
                 for row in grid
@@ -472,6 +470,14 @@ class _Translate:
             raise SheetError(
                 f"{where}に{self.doing}（予期しない応答: {error}）。", self.backend.location
             ) from error
+
+
+def _tab_size(name: str, grid: Grid, state: _ReadState) -> tuple[int, int]:
+    """Columns and rows an owned tab's write covers: as wide as its widest row, and as
+    long as what is there now, so that rows no longer used are cleared."""
+    width = max((len(r) for r in grid), default=1)
+    height = max(len(grid), state.summary_rows if name == SUMMARY_TAB else 0)
+    return width, height
 
 
 def _as_update_cells(item: Mapping[str, Any], state: _ReadState) -> dict[str, Any]:
