@@ -27,7 +27,6 @@ from sqlalchemy import (
     String,
     Table,
     create_engine,
-    delete,
     insert,
     select,
     update,
@@ -92,10 +91,6 @@ class Ledger:
                 .where(ledger_table.c.key == key)
                 .values(status=status, sent_at=now, detail=detail[:500])
             )
-
-    def release(self, key: str) -> None:
-        with self.engine.begin() as db:
-            db.execute(delete(ledger_table).where(ledger_table.c.key == key))
 
     def keys(self) -> set[str]:
         with self.engine.connect() as db:

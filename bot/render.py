@@ -18,10 +18,6 @@ def width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def pad(text: str, columns: int) -> str:
-    return text + " " * max(0, columns - width(text))
-
-
 def clip(text: str, columns: int) -> str:
     if width(text) <= columns:
         return text

@@ -44,10 +44,6 @@ def _limit(threshold: Decimal) -> str:
     return f"{threshold.normalize():f}%"
 
 
-def _mean(kpis: Sequence[RatedKpi]) -> Decimal:
-    return sum((rate for _, rate in kpis), Decimal(0)) / len(kpis)
-
-
 # (label, English label, the label as the explanation ends: 相当程度効果があった)
 _WORDS = {
     level: (level.label, level.label_en, level.label.removeprefix("地方創生に")) for level in Level

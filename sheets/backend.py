@@ -45,33 +45,8 @@ class SheetBackend(Protocol):
         ...
 
 
-class MemoryBackend:
-    """A workbook held in memory: for tests of the services and for previews."""
-
-    def __init__(self, tabs: dict[str, Grid], title: str = "memory") -> None:
-        self.tabs = {name: [list(row) for row in grid] for name, grid in tabs.items()}
-        self.title = title
-        self.writes = 0
-        self._revision = 0
-
-    @property
-    def location(self) -> str:
-        return f"memory:{self.title}"
-
-    def read(self) -> WorkbookSnapshot:
-        tabs = {name: [list(row) for row in grid] for name, grid in self.tabs.items()}
-        return WorkbookSnapshot(self.title, self.location, tabs, str(self._revision))
-
-    def write(self, changes: WriteSet, read_as: WorkbookSnapshot) -> None:
-        if read_as.version != str(self._revision):
-            raise ConcurrentEditError("ワークブックが読み込み後に変更されました。", self.title)
-        apply_writes(self.tabs, changes)
-        self.writes += 1
-        self._revision += 1
-
-
 def apply_writes(tabs: dict[str, Grid], changes: WriteSet) -> None:
-    """Apply a write set to grids in place (memory and CSV backends)."""
+    """Apply a write set to grids in place (the CSV backend)."""
     grid = tabs.setdefault(changes.kpi_tab, [])
     for update in changes.cells:
         while len(grid) < update.row:
