@@ -157,7 +157,8 @@ class AddonService:
     # -- endpoints --------------------------------------------------------------
     def check(self, body: bytes) -> tuple[str, dict[str, Any]]:
         self._parse(body, SheetRequest)
-        report = self.bot.cache.report()
+        # Read now: the person may have just fixed a cell, or moved the row they selected.
+        report = self.bot.cache.refresh()
         return "200 OK", result_body(report, written=False)
 
     def sync(self, body: bytes) -> tuple[str, dict[str, Any]]:
@@ -183,7 +184,8 @@ class AddonService:
 
     def explain(self, body: bytes) -> tuple[str, dict[str, Any]]:
         request = self._parse(body, ExplainRequest)
-        report = self.bot.cache.report()
+        # Read now: the person may have just fixed a cell, or moved the row they selected.
+        report = self.bot.cache.refresh()
         project = None
         if request.row is not None:
             project = next((p for p in report.evaluation.projects if request.row in p.rows), None)

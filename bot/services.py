@@ -159,6 +159,13 @@ class SnapshotCache:
             assert self._report is not None
             return self._report
 
+    def refresh(self) -> Report:
+        """Read the sheet now: for a person who just clicked, not for every question."""
+        with self._lock:
+            self._keep(check(self.backend, self.ruleset, self.rounding))
+            assert self._report is not None
+            return self._report
+
     def sync(self) -> Report:
         with self._lock:
             report = sync(self.backend, self.ruleset, self.rounding)
