@@ -217,4 +217,15 @@ def test_the_api_never_answers_5xx_for_anything_schemathesis_generates(service: 
             assert response.status_code < 500, (case.path, case.body, response.text)
 
         never_5xx()
+    session.close()  # no kept-alive connection left for the server to wait on
     assert {200, 400, 403} <= statuses  # it got past the edge, and was stopped at it
+
+
+def test_check_and_explain_read_the_sheet_as_it_is_now(service: Service) -> None:
+    assert any(p["a1"] == "F10" for p in service.post("/addon/check").json()["problems"])
+    service.api.tab(SHEET, "KPI").cell(9, 5).value = "80人"  # the person fixes the cell
+    assert not [
+        p for p in service.post("/addon/check").json()["problems"] if p["severity"] == "error"
+    ]
+    service.api.tab(SHEET, "KPI").rows.insert(2, [])  # and inserts a row above
+    assert service.post("/addon/explain", {"row": 11}).json()["project"] == "事業0001"
