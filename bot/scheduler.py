@@ -25,7 +25,9 @@ REMINDER_JOB = "reminder:"
 REFRESH_JOB = "kpibot-refresh"
 REFRESH_MINUTES = 15
 
-_active: ReminderSender | None = None  # this process's sender, for the stored jobs
+# This process's sender and scheduler: stored jobs are plain functions that find them here.
+_active: ReminderSender | None = None
+_scheduler: BackgroundScheduler | None = None
 
 
 def activate(sender: ReminderSender) -> None:
@@ -49,9 +51,6 @@ def refresh_schedule() -> None:
     if _active is None or _scheduler is None:
         return
     reschedule(_scheduler, _active, _active.bot.cache.report())
-
-
-_scheduler: BackgroundScheduler | None = None
 
 
 def build_scheduler(
