@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from enum import Enum
+from operator import itemgetter
 
 from rules.deadlines import Deadline, read_deadline
 from rules.models import Evaluation, Field, RawRow, RowProblem, Severity
@@ -193,14 +194,22 @@ def read_kpi_table(grid: Grid, tab: str) -> KpiTable:
     other_rows: list[int] = []
     # Position of each input field in the sheet's row (0-based), None when absent.
     positions = [columns[column] - 1 if column in columns else None for column in Field]
-    evidence = [i for i, column in enumerate(Field) if column in KPI_EVIDENCE]
+    evidence_of = itemgetter(*(i for i, column in enumerate(Field) if column in KPI_EVIDENCE))
+    no_evidence = (None,) * len(KPI_EVIDENCE)
     year_at, project_at, department_at = (list(Field).index(c) for c in CARRIED)
     year = project = department = None
     for index in range(header_row, len(grid)):
         line = grid[index]
         width = len(line)
+        # _cell inlined for the usual cells (empty, or text that is not blank): it is the
+        # innermost loop of a sync, 13 columns × every row.
         cells = [
-            _cell(line[position]) if position is not None and position < width else None
+            None
+            if position is None or position >= width
+            else cell
+            if (cell := line[position]) is None
+            or (type(cell) is str and cell and not cell.isspace())
+            else _cell(cell)
             for position in positions
         ]
         # Blank year, project and department mean "as above" (merged cells in the source).
@@ -217,7 +226,7 @@ def read_kpi_table(grid: Grid, tab: str) -> KpiTable:
             cells[department_at] = department
         else:
             department = cells[department_at]
-        if any(cells[i] is not None for i in evidence):
+        if evidence_of(cells) != no_evidence:
             rows.append(RawRow(index + 1, *cells))
         else:
             other_rows.append(index + 1)
