@@ -33,7 +33,8 @@ class Rounding(Enum):
     HALF_UP = ROUND_HALF_UP  # 四捨五入
 
     def apply(self, rate: Decimal) -> Decimal:
-        return rate.quantize(_TENTH, rounding=self.value)
+        # _value_, not value: the same, without Enum's descriptor (Python code) on every rate.
+        return rate.quantize(_TENTH, rounding=self._value_)
 
 
 _INPUT_FIELDS = (Field.TARGET, Field.ACTUAL, Field.BASELINE, Field.METHOD, Field.DIRECTION)
