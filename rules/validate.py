@@ -23,7 +23,6 @@ from rules.values import (
     normalise_text,
     parse_fiscal_year,
     parse_kpi_number,
-    parse_text,
     parse_value,
     unit_scale,
 )
@@ -97,14 +96,16 @@ def validate_row(raw: RawRow) -> tuple[KpiRow | None, list[RowProblem]]:
     invalid: set[Field] = set()
     unit_column = normalise_text(cell_text(raw.unit)) if raw.unit is not None else ""
     scale, base_unit = unit_scale(unit_column) if unit_column else (_ONE, "")
-    # A blank baseline is the usual case: no call for it.
-    baseline = (
-        EMPTY
-        if raw.baseline is None
-        else _value(Field.BASELINE, raw.baseline, scale, base_unit, invalid, problem)
-    )
-    target = _value(Field.TARGET, raw.target, scale, base_unit, invalid, problem)
-    actual = _value(Field.ACTUAL, raw.actual, scale, base_unit, invalid, problem)
+    baseline = EMPTY if raw.baseline is None else parse_value(raw.baseline)
+    target = parse_value(raw.target)
+    actual = parse_value(raw.actual)
+    # Most rows have three readable values and no 単位 column: nothing more to do.
+    if base_unit or not (type(baseline) is type(target) is type(actual) is Value):
+        baseline = _value(
+            Field.BASELINE, raw.baseline, baseline, scale, base_unit, invalid, problem
+        )
+        target = _value(Field.TARGET, raw.target, target, scale, base_unit, invalid, problem)
+        actual = _value(Field.ACTUAL, raw.actual, actual, scale, base_unit, invalid, problem)
 
     method = _choice(raw.method, _METHODS, Method.ABSOLUTE)
     if method is None:
@@ -183,12 +184,13 @@ _PRELIMINARY = "速報値です。確定値が出たら更新してください�
 def _value(
     column: Field,
     cell: Cell,
+    parsed: Value | Problem,
     scale: Decimal,
     base_unit: str,
     invalid: set[Field],
     problem: Callable[[Field, str], None],
 ) -> Value:
-    parsed = parse_text(cell) if type(cell) is str else parse_value(cell)
+    """The parsed cell as the row uses it: a problem recorded, a bare number scaled."""
     if isinstance(parsed, Problem):
         problem(column, parsed.message)
         invalid.add(column)
