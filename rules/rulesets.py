@@ -91,12 +91,14 @@ class Naikakufu:
             return NO_RATEABLE_KPI
         total = len(kpis)
         hits = passes = 0
+        rate_sum = _ZERO
         for _, rate in kpis:
+            rate_sum += rate
             if rate >= self.hit_threshold:
                 hits += 1
             if rate >= self.fail_threshold:
                 passes += 1
-        mean = sum([rate for _, rate in kpis], _ZERO) / total
+        mean = rate_sum / total
         hit, fail, mean_limit = self._limits
         if hits == total:
             return _rating(

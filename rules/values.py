@@ -69,8 +69,11 @@ _ONE = Decimal(1)
 # A number: digits with optional thousands separators (a stray space after the comma is
 # what text copied from a PDF looks like), an optional decimal part.
 _NUMBER = re.compile(r"(\d{1,3}(?:,\s?\d{3})+|\d+)(\.\d+)?|\.\d+")
-# Sign, number, unit and nothing else: most cells. Anything more goes the slow way.
-_SIMPLE = re.compile(r"([△▲+\-−]?)\s*(\d{1,3}(?:,\s?\d{3})+|\d+)(\.\d+)?\s*([^\d\s()（）.,:/=]*)")
+# Sign, number, multiplier, unit and nothing else: most cells. Anything more goes the slow
+# way.
+_SIMPLE = re.compile(
+    r"(?:([△▲\-−])|\+)?\s*(\d{1,3}(?:,\s?\d{3})+|\d+)(\.\d+)?\s*([十百千万億兆]*)([^\d\s()（）.,:/=]*)"
+)
 _PAREN_NOTE = re.compile(r"[(（]([^()（）]*)[)）]\s*$")
 _MULTIPLE_VALUES = (
     "「{raw}」には複数の値が入っているようです。1つのセルには1つの値だけを入力してください。"
@@ -113,18 +116,23 @@ def parse_text(raw: str) -> Value | Problem:
     if not text:
         return EMPTY
     simple = _SIMPLE.fullmatch(text)  # the common shape, 1,234人, without the slow path
-    if simple:
-        sign, digits, fraction, unit = simple.groups()
-        if not unit or not (unit[0] in _MULTIPLIERS or _PENDING.search(unit)):
-            if "," in digits:
-                digits = digits.replace(",", "").replace(" ", "")
-            number = Decimal(digits + fraction if fraction else digits)
-            if sign and sign != "+":
-                number = -number
-            return _number_value_of((Kind.NUMBER, number, unit, "", False, raw, False))
-        if not _PENDING.search(unit):
-            number = Decimal(digits.replace(",", "").replace(" ", "") + (fraction or ""))
-            return _number_value(-number if sign and sign != "+" else number, unit, "", raw)
+    # (a unit of three letters or more may be 集計中: that is for the slow path)
+    if simple and (len(unit := simple[5]) < 3 or not _PENDING.search(unit)):
+        minus, digits, fraction, multiplier, _ = simple.groups("")
+        if "," in digits:
+            digits = digits.replace(",", "").replace(" ", "")
+        number = Decimal(digits + fraction)
+        if minus:
+            number = -number
+        if multiplier:  # 14万人 = 140,000人; 30,001百万円 = 30,001,000,000円
+            number *= unit_scale(multiplier)[0]
+        return _number_value_of((Kind.NUMBER, number, unit, "", False, raw, False))
+    return read_text(text, raw)
+
+
+def read_text(text: str, raw: str) -> Value | Problem:
+    """Every shape a value can be typed in (`text` is `raw` normalised and stripped). It reads
+    the common shapes the same as `parse_text`'s fast path does, only slower."""
     if text.startswith("="):  # a formula whose result the file does not carry
         return Problem(
             f"数式「{raw}」の計算結果がファイルに保存されていません。"
@@ -287,6 +295,8 @@ def format_number(number: Decimal) -> str:
 
 def cell_text(cell: Cell) -> str:
     """The cell as a person reads it, for messages."""
+    if type(cell) is str:
+        return cell.strip()
     if cell is None:
         return ""
     if isinstance(cell, float) and cell == int(cell):

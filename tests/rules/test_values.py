@@ -3,7 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from rules.values import (
@@ -13,7 +13,10 @@ from rules.values import (
     format_fiscal_year,
     parse_fiscal_year,
     parse_kpi_number,
+    normalise_text,
+    parse_text,
     parse_value,
+    read_text,
 )
 
 
@@ -122,6 +125,17 @@ def test_any_cell_gives_a_year_a_number_or_a_problem(cell: object) -> None:
 @given(st.text(alphabet="0123456789,.△▲+-－—万千百億円人件%（）() 集計中速報値", max_size=20))
 def test_number_like_text_never_raises(text: str) -> None:
     assert isinstance(parse_value(text), Value | Problem)
+
+
+_NUMBER_LIKE = "0123456789０１２,，.△▲+－-−—十百千万億兆円人件%％（）() 　集計中未確定速報値=:/a"
+
+
+@settings(max_examples=2_000)
+@given(st.text(alphabet=_NUMBER_LIKE, min_size=1, max_size=12))
+def test_the_fast_path_reads_every_text_as_the_general_reader_does(typed: str) -> None:
+    text = normalise_text(typed)
+    assume(text)
+    assert parse_text(typed) == read_text(text, typed)
 
 
 @pytest.mark.parametrize(
