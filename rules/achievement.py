@@ -66,8 +66,8 @@ _AWAY = "目標と逆の方向に動いたため「—」（0%として評価）
 def _rate(numerator: Decimal, denominator: Decimal, rounding: Rounding) -> Achievement:
     rate = numerator * _HUNDRED / denominator
     if rate < 0:
-        return Achievement(RateStatus.NEGATIVE, None, _AWAY)
-    return Achievement(RateStatus.OK, rounding.apply(rate), "")  # every field: no defaults to fill
+        return Achievement(RateStatus.NEGATIVE, reason=_AWAY)
+    return Achievement(RateStatus.OK, rounding.apply(rate))
 
 
 def _baseline_rate(kpi: KpiRow, rounding: Rounding) -> Achievement:

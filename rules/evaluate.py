@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
-from operator import itemgetter
+from operator import attrgetter
+
+import msgspec
 
 from rules.achievement import Rounding, achievement_rate
 from rules.models import (
@@ -54,7 +56,7 @@ def evaluate(
         project = ProjectResult(year, name, department, kpi_results, rating)
         _check_reported_rating(project, problems)
         results.append(project)
-    problems.sort(key=itemgetter(0))  # by row
+    problems.sort(key=attrgetter("row"))
     return Evaluation(tuple(results), tuple(problems), ruleset.name)
 
 
@@ -70,7 +72,7 @@ def _numbered(kpis: list[KpiRow], problems: list[RowProblem]) -> list[KpiRow]:
             number = position
             while number in seen:
                 number += 1
-            kpi = kpi._replace(kpi_no=number)
+            kpi = msgspec.structs.replace(kpi, kpi_no=number)
         elif kpi.kpi_no in seen:
             problems.append(
                 RowProblem(

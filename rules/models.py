@@ -1,9 +1,10 @@
 """Typed records of the KPI domain, all immutable.
 
 The records built once per row or project (RawRow, KpiRow, Achievement, KpiResult,
-RowProblem, Rating, ProjectResult) are NamedTuples: as immutable as frozen dataclasses and
-about three times cheaper to build, which matters at 50,000 rows. The rest are frozen
-dataclasses."""
+RowProblem, Rating, ProjectResult) are frozen msgspec Structs, as `Value` is: as immutable
+and typed as frozen dataclasses, and built in C, four times as fast as a NamedTuple, which
+matters at 50,000 rows. gc=False because they hold values and other records, never a
+cycle. The rest are frozen dataclasses."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
-from typing import NamedTuple
+
+import msgspec
 
 from rules.values import Cell, Value
 
@@ -58,7 +60,7 @@ class Severity(Enum):
     WARNING = "warning"  # used, but a person should look at it
 
 
-class RowProblem(NamedTuple):
+class RowProblem(msgspec.Struct, frozen=True, gc=False):
     """One thing wrong with one cell (or row, when column is empty), for the 検証 column."""
 
     row: int  # 1-based sheet row number, as a person sees it
@@ -71,7 +73,7 @@ class RowProblem(NamedTuple):
         return f"{where}: {self.message}"
 
 
-class RawRow(NamedTuple):
+class RawRow(msgspec.Struct, frozen=True, gc=False):
     """A KPI tab row as read from the sheet, one attribute per input column (in the order
     of `Field`), with blanks of merged project cells already filled from the row above
     (sheets/schema does that). A column the sheet does not have reads None."""
@@ -96,7 +98,7 @@ class RawRow(NamedTuple):
         return cls(row, *(cells.get(column) for column in Field))
 
 
-class KpiRow(NamedTuple):
+class KpiRow(msgspec.Struct, frozen=True, gc=False):
     """A KPI row whose cells have each become a typed value (some may be empty or pending)."""
 
     row: int
@@ -129,7 +131,7 @@ class RateStatus(Enum):
     UNDEFINED = "undefined"  # cannot be computed (target 0, not applicable, …)
 
 
-class Achievement(NamedTuple):
+class Achievement(msgspec.Struct, frozen=True, gc=False):
     status: RateStatus
     rate: Decimal | None = None  # the displayed (rounded) rate, when there is one
     reason: str = ""  # why there is no rate, in Japanese
@@ -181,7 +183,7 @@ _LEVEL_LABELS = {
 PENDING_LABEL = "評価保留"
 
 
-class Rating(NamedTuple):
+class Rating(msgspec.Struct, frozen=True, gc=False):
     """A project's rating with the sentence that explains it (ja and en)."""
 
     label: str  # what goes in the 評価 column
@@ -193,7 +195,7 @@ class Rating(NamedTuple):
     provisional: Rating | None = None  # for 評価保留: what the rating would be now
 
 
-class KpiResult(NamedTuple):
+class KpiResult(msgspec.Struct, frozen=True, gc=False):
     kpi: KpiRow
     achievement: Achievement
     achieved: bool | None  # ○ / × / — (None)
@@ -202,7 +204,7 @@ class KpiResult(NamedTuple):
         return {True: "○", False: "×", None: "—"}[self.achieved]
 
 
-class ProjectResult(NamedTuple):
+class ProjectResult(msgspec.Struct, frozen=True, gc=False):
     fiscal_year: int
     project: str
     department: str

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TypeVar
 
+import msgspec
+
 from rules.models import Direction, Field, KpiRow, Method, RawRow, RowProblem, Severity
 from rules.values import (
     EMPTY,
@@ -197,7 +199,9 @@ def _value(
         return Value(Kind.INVALID, text=cell_text(cell))
     if base_unit and not parsed.unit and parsed.number is not None:
         # A bare number is in the unit of the 単位 column (千円: thousands of yen).
-        return parsed._replace(number=parsed.number * scale, unit=base_unit, scaled=True)
+        return msgspec.structs.replace(
+            parsed, number=parsed.number * scale, unit=base_unit, scaled=True
+        )
     return parsed
 
 

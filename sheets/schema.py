@@ -227,8 +227,7 @@ def read_kpi_table(grid: Grid, tab: str) -> KpiTable:
         else:
             department = cells[department_at]
         if evidence_of(cells) != no_evidence:
-            # RawRow(...) without its generated Python __new__: cells has every field, in order.
-            rows.append(tuple.__new__(RawRow, (index + 1, *cells)))
+            rows.append(RawRow(index + 1, *cells))
         else:
             other_rows.append(index + 1)
     return KpiTable(
