@@ -75,9 +75,10 @@ class Report:
 
 @contextmanager
 def _cyclic_gc_paused() -> Iterator[None]:
-    """Rating builds a few hundred thousand small objects and no reference cycles: the
-    cyclic collector would only rescan them again and again (a fifth of the time at
-    50,000 rows). Reference counting still frees everything as usual."""
+    """Rating and planning build a few hundred thousand small objects and no reference
+    cycles: the cyclic collector would only rescan the lists, dicts and tuples among them
+    again and again (0.1 s of 1.3 s at 50,000 rows). Reference counting still frees
+    everything as usual."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
