@@ -12,6 +12,8 @@ from decimal import ROUND_DOWN, Decimal
 from enum import Enum
 from operator import itemgetter
 
+import msgspec
+
 from rules.deadlines import Deadline, read_deadline
 from rules.models import Evaluation, Field, RawRow, RowProblem, Severity
 from rules.values import Cell, format_fiscal_year
@@ -36,6 +38,8 @@ class SchemaError(Exception):
 
 class Owned(Enum):
     """Output columns of the KPI tab that kpibot owns, with their English header."""
+
+    __hash__ = object.__hash__  # as rules.models.Field: singletons, hashed in C
 
     RATE = ("達成率", "rate")
     ACHIEVED = ("達成", "achieved")
@@ -243,8 +247,7 @@ def read_kpi_table(grid: Grid, tab: str) -> KpiTable:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class CellUpdate:
+class CellUpdate(msgspec.Struct, frozen=True, gc=False):  # one per owned cell: see rules.models
     row: int
     col: int
     value: str
