@@ -45,7 +45,7 @@ def evaluate(
         kpi, row_problems = validate_row(raw)
         problems.extend(row_problems)
         if kpi is not None:
-            projects.setdefault((kpi.fiscal_year, kpi.project), []).append(kpi)  # project_key
+            projects.setdefault(kpi.project_key, []).append(kpi)
 
     results = []
     for (year, name), kpis in projects.items():

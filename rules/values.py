@@ -114,7 +114,7 @@ def parse_value(cell: Cell) -> Value | Problem:
 def parse_text(raw: str) -> Value | Problem:
     """parse_value for a text cell (the usual case). Not cached: KPI values are mostly
     distinct, so a cache costs more in misses and memory than its hits give back."""
-    text = unicodedata.normalize("NFKC", raw).strip()  # normalise_text, inlined
+    text = normalise_text(raw)
     if not text:
         return EMPTY
     simple = _SIMPLE.fullmatch(text)  # the common shape, 1,234人, without the slow path
