@@ -99,30 +99,36 @@ def problem_text(problem: RowProblem) -> str:
     return f"{mark} {problem.describe()}"
 
 
+def choice_lead(answer: Answer, term: str, en: bool) -> str:
+    """The sentence before the candidates of an ambiguous or unknown project name (`term`
+    as the reply shows it: Slack's is escaped)."""
+    if answer.kind is AnswerKind.AMBIGUOUS:
+        return (
+            f"Several projects match “{term}”. Which one?"
+            if en
+            else f"「{term}」に当てはまる事業が複数あります。どれですか？"
+        )
+    if answer.names:
+        return (
+            f"No project matches “{term}”. Did you mean:"
+            if en
+            else f"「{term}」に当てはまる事業が見つかりません。もしかして:"
+        )
+    return (
+        f"No project matches “{term}”. Try `summary` for the list."
+        if en
+        else f"「{term}」に当てはまる事業が見つかりません。「一覧」で事業の一覧を表示できます。"
+    )
+
+
 def answer_text(answer: Answer) -> str:
     lang = answer.question.lang
     en = lang is Lang.EN
     if answer.kind is AnswerKind.HELP:
         return HELP_EN if en else HELP_JA
-    if answer.kind is AnswerKind.AMBIGUOUS:
-        head = (
-            f"Several projects match “{answer.question.term}”. Which one?"
-            if en
-            else f"「{answer.question.term}」に当てはまる事業が複数あります。どれですか？"
-        )
+    if answer.kind in (AnswerKind.AMBIGUOUS, AnswerKind.NOT_FOUND):
+        head = choice_lead(answer, answer.question.term, en)
         return "\n".join([head, *(f"  - {name}" for name in answer.names)])
-    if answer.kind is AnswerKind.NOT_FOUND:
-        head = (
-            f"No project matches “{answer.question.term}”."
-            if en
-            else f"「{answer.question.term}」に当てはまる事業が見つかりません。"
-        )
-        if answer.names:
-            head += " Did you mean:" if en else " もしかして:"
-            return "\n".join([head, *(f"  - {name}" for name in answer.names)])
-        return head + (
-            " Try `summary` for the list." if en else " 「一覧」で事業の一覧を表示できます。"
-        )
     if answer.kind is AnswerKind.SUMMARY:
         return summary_text(answer.projects, lang)
     if answer.kind is AnswerKind.MISSING:

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.questions import Answer, AnswerKind, Lang
-from bot.render import MISSING_EN, answer_text, value_text, year_label
+from bot.render import MISSING_EN, answer_text, choice_lead, value_text, year_label
 from rules.deadlines import by_department
 from rules.evaluate import kpi_label
 from rules.models import Level, ProjectResult, RowProblem
@@ -157,26 +157,7 @@ def problems_text(problems: Sequence[RowProblem], en: bool) -> str:
 
 
 def choice_blocks(answer: Answer, en: bool) -> list[Block]:
-    term = escape(answer.question.term)
-    if answer.kind is AnswerKind.AMBIGUOUS:
-        lead = (
-            f"Several projects match “{term}”. Which one?"
-            if en
-            else f"「{term}」に当てはまる事業が複数あります。どれですか？"
-        )
-    elif answer.names:
-        lead = (
-            f"No project matches “{term}”. Did you mean:"
-            if en
-            else f"「{term}」に当てはまる事業が見つかりません。もしかして:"
-        )
-    else:
-        lead = (
-            f"No project matches “{term}”. Try `summary` for the list."
-            if en
-            else f"「{term}」に当てはまる事業が見つかりません。「一覧」で事業の一覧を表示できます。"
-        )
-    blocks = [section(lead)]
+    blocks = [section(choice_lead(answer, escape(answer.question.term), en))]
     if answer.names:
         buttons = [
             button(

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bot.questions import answer
+from bot.render import answer_text
 from bot.slack_render import MAX_BLOCKS, MAX_HEADER, MAX_SECTION, answer_blocks, escape
 from rules.achievement import Rounding
 from rules.evaluate import evaluate
@@ -75,3 +78,23 @@ def test_missing_entries_of_many_divisions_stay_within_slacks_limits() -> None:
 
 def test_names_cannot_inject_slack_markup() -> None:
     assert escape("<!channel> & <@U1>") == "&lt;!channel&gt; &amp; &lt;@U1&gt;"
+
+
+@pytest.mark.parametrize(
+    ("question", "lead"),
+    [
+        ("事業の評価は？", "に当てはまる事業が複数あります。どれですか？"),
+        ("rating for 事業", "Several projects match"),
+        ("北海道<x>の評価は？", "に当てはまる事業が見つかりません。"),
+        ("rating for hokkaido <x>", "No project matches"),
+    ],
+)
+def test_slack_and_the_cli_open_a_list_of_candidates_with_the_same_sentence(
+    question: str, lead: str
+) -> None:
+    result = answer(question, evaluation(3, 1))  # type: ignore[arg-type]
+    text = answer_text(result).splitlines()[0]
+    blocks = json.dumps(answer_blocks(result)[1], ensure_ascii=False)
+    assert lead in text
+    assert escape(text) in blocks  # the same sentence, the name escaped for Slack
+    assert "<x>" not in blocks
