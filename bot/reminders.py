@@ -159,18 +159,21 @@ def reminder_message(
     else:
         when = "今日が期限です" if left == 0 else f"あと{left}日"
         head = f"【{deadline.name}】{due}まで {when}。未入力が {len(missing)}行 あります。"
+    # The fallback text is Slack text too: names from the sheet are escaped there as in the
+    # blocks, so that a project called <!channel> pings nobody; only `who` is markup.
     blocks: list[Block] = [section(f":alarm_clock: *{escape(head)}*")]
-    lines = [head]
+    lines = [escape(head)]
     grouped = by_department(missing)
     for department, entries in list(grouped.items())[:44]:
         who = " ".join(mention(m) for m in owners.get(department, ()))
         rows = [f"*{escape(department)}* {who}".rstrip()]
-        lines.append(f"{department} {who}".rstrip())
+        lines.append(f"{escape(department)} {who}".rstrip())
         for entry in entries:
             item = f"• {escape(entry.project)} {escape(entry.kpi)}: {'・'.join(entry.missing)}（{entry.row}行目）"
             rows.append(item)
             lines.append(
-                f"  {entry.project} {entry.kpi}: {'・'.join(entry.missing)}（{entry.row}行目）"
+                f"  {escape(entry.project)} {escape(entry.kpi)}: {'・'.join(entry.missing)}"
+                f"（{entry.row}行目）"
             )
         blocks.append(section("\n".join(rows)))
     if len(grouped) > 44:

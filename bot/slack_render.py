@@ -79,7 +79,7 @@ def answer_blocks(
     answer: Answer, sheet_link: str = "", owners: Mapping[str, Sequence[str]] | None = None
 ) -> tuple[str, list[Block]]:
     """The fallback text (notifications, screen readers) and the blocks."""
-    text = clip(answer_text(answer), MAX_SECTION)
+    text = clip(escape(answer_text(answer)), MAX_SECTION)  # Slack text: <!channel> would ping
     en = answer.question.lang is Lang.EN
     kind = answer.kind
     if kind is AnswerKind.PROJECT and answer.project is not None:

@@ -10,7 +10,7 @@ from typing import Any
 from bot.bootstrap import Bot
 from bot.questions import Lang, parse_question
 from bot.settings import SettingsError
-from bot.slack_render import Block, answer_blocks, section
+from bot.slack_render import Block, answer_blocks, escape, section
 from sheets.backend import SheetError
 from sheets.schema import SchemaError
 
@@ -45,5 +45,6 @@ def reply_for(bot: Bot, text: str) -> dict[str, Any]:
 def trouble(text: str, japanese: str, english: str) -> dict[str, Any]:
     english_question = parse_question(text).lang is Lang.EN
     message = english if english_question else japanese
+    message = escape(message)  # it may quote the sheet (a tab name): Slack text, escaped
     blocks: list[Block] = [section(f":warning: {message}")]
     return {"text": message, "blocks": blocks}

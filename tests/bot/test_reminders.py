@@ -117,6 +117,20 @@ def test_the_message_names_every_division_with_missing_rows_and_no_other(
     assert "宿泊者数: 目標値・実績値" in text
 
 
+def test_names_from_the_sheet_cannot_ping_the_channel(tmp_path: Path, slack: FakeSlackApi) -> None:
+    hostile: list[list[object]] = [
+        KPI[0],
+        ["R7", "<!channel>事業", "観光課", "<!here>", "100人", None],
+    ]
+    path = sheet(tmp_path, [["<!everyone>", "2026/12/11", "3", "#kpi", "R7"]], hostile)
+    sender_for(make_bot(tmp_path, slack, path)).send_due(moment("2026-12-08T09:00"))
+    [call] = slack.messages("chat.postMessage")
+    sent = call.args["text"] + json.dumps(call.args["blocks"], ensure_ascii=False)
+    assert "<!channel>" not in sent and "<!here>" not in sent and "<!everyone>" not in sent
+    assert "&lt;!channel&gt;事業" in call.args["text"]  # still named, as text
+    assert "<@U0KANKO1>" in sent  # the owners' mentions are meant
+
+
 def test_nothing_missing_means_no_reminder_unless_all_clear_is_on(
     tmp_path: Path, slack: FakeSlackApi
 ) -> None:

@@ -13,6 +13,7 @@ import openpyxl
 import pytest
 import requests
 
+from bot.listeners.reply import trouble
 from tests.bot.slack_harness import ADMIN, RunningBot, running_bot
 
 
@@ -163,3 +164,9 @@ def test_url_verification_and_health(bot: RunningBot) -> None:
     assert bot.post(body, "application/json").json() == {"challenge": "abc123"}
     assert requests.get(f"{bot.url}/healthz", timeout=5).json() == {"ok": True}
     assert requests.get(f"{bot.url}/nowhere", timeout=5).status_code == 404
+
+
+def test_a_trouble_reply_quoting_the_sheet_cannot_ping_the_channel() -> None:
+    reply = trouble("三浦半島の評価は？", "「<!channel>」タブに見出し行が見つかりません。", "-")
+    sent = json.dumps(reply, ensure_ascii=False)
+    assert "<!channel>" not in sent and "&lt;!channel&gt;" in reply["text"]
