@@ -121,7 +121,9 @@ def _moment(text: str) -> dt.datetime:
 
 
 def _remind(bot: Bot, dry_run: bool, at: dt.datetime | None) -> int:
-    from bot import reminders  # the database and holiday calendar: only here
+    # The database and holiday calendar: only here
+    from bot.reminders import send as reminders
+    from bot.store import Ledger
 
     moment = at or dt.datetime.now(bot.timezone)
     if moment.tzinfo is None:
@@ -131,7 +133,7 @@ def _remind(bot: Bot, dry_run: bool, at: dt.datetime | None) -> int:
         print(reminders.dry_run(bot, moment))
         return EXIT_OK
     sender = reminders.ReminderSender(
-        bot, reminders.Ledger(bot.settings.kpibot_database_url), reminders.reminder_client(bot)
+        bot, Ledger(bot.settings.kpibot_database_url), reminders.reminder_client(bot)
     )
     sent = sender.send_due(moment)
     print(

@@ -7,12 +7,13 @@ import logging
 
 import waitress
 
-from bot.addon import AddonService
+from bot.addon.api import AddonService
 from bot.bootstrap import Bot
 from bot.http import KpibotService
-from bot.reminders import Ledger, ReminderSender, reminder_client
+from bot.reminders.send import ReminderSender, reminder_client
 from bot.settings import SettingsError
-from bot.slack_app import build_slack_app
+from bot.slack.app import build_slack_app
+from bot.store import Ledger
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def warm_up(bot: Bot) -> None:
 def start_reminders(bot: Bot) -> None:
     """The scheduler, with its jobs in KPIBOT_DATABASE_URL; a reminder missed while kpibot
     was down is sent now if its deadline has not passed."""
-    from bot import scheduler
+    from bot.reminders import scheduler
 
     ledger = Ledger(bot.settings.kpibot_database_url)
     sender = ReminderSender(bot, ledger, reminder_client(bot))

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import csv
+import os
+import uuid
 from pathlib import Path
 
 import openpyxl
 import pytest
+import sqlalchemy
 
 REPO = Path(__file__).resolve().parents[1]
 KANAGAWA_CSV = REPO / "examples" / "kanagawa-2023-summary.csv"
@@ -40,3 +43,36 @@ def read_xlsx(path: Path, tab: str) -> list[list[object]]:
 @pytest.fixture
 def kanagawa_xlsx(tmp_path: Path) -> Path:
     return write_xlsx(tmp_path / "kanagawa.xlsx", {"KPI": kanagawa_rows()})  # type: ignore[dict-item]
+
+
+def _required(variable: str) -> bool:
+    return os.environ.get(variable, "") not in ("", "0")
+
+
+def postgres_url_for_test() -> str | None:
+    """A PostgreSQL URL whose tables live in a fresh schema of their own, or None when no
+    server is configured (KPIBOT_TEST_POSTGRES_URL; `.ci/run` starts one and sets it)."""
+    base = os.environ.get("KPIBOT_TEST_POSTGRES_URL", "")
+    if not base:
+        if _required("KPIBOT_REQUIRE_POSTGRES"):
+            pytest.fail("KPIBOT_REQUIRE_POSTGRES is set but KPIBOT_TEST_POSTGRES_URL is not")
+        return None
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    engine = sqlalchemy.create_engine(base)
+    with engine.begin() as db:
+        db.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each database test runs on SQLite and on PostgreSQL (skipped when no server is
+    configured, unless KPIBOT_REQUIRE_POSTGRES is set, as in CI)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'kpibot.db'}"
+    url = postgres_url_for_test()
+    if url is None:
+        pytest.skip("no PostgreSQL server (set KPIBOT_TEST_POSTGRES_URL)")
+    return url

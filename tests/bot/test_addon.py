@@ -18,7 +18,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.addon import AddonService
+from bot.addon.api import AddonService
 from bot.bootstrap import Bot, build_bot
 from bot.http import KpibotService
 from bot.settings import load_settings

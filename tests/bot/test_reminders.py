@@ -26,10 +26,11 @@ from apscheduler.events import (
     EVENT_JOB_SUBMITTED,
 )
 
-from bot import scheduler as jobs
 from bot.bootstrap import Bot, build_bot
-from bot.reminders import Ledger, ReminderSender, reminder_client, schedule
+from bot.reminders import scheduler as jobs
+from bot.reminders.send import ReminderSender, reminder_client, schedule
 from bot.settings import load_settings
+from bot.store import Ledger
 from tests.conftest import REPO, write_xlsx
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlackApi
 

@@ -13,7 +13,7 @@ import openpyxl
 import pytest
 import requests
 
-from bot.listeners.reply import trouble
+from bot.slack.listeners.reply import trouble
 from tests.bot.slack_harness import ADMIN, RunningBot, running_bot
 
 

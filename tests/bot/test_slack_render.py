@@ -6,7 +6,7 @@ import pytest
 
 from bot.questions import answer
 from bot.render import answer_text
-from bot.slack_render import MAX_BLOCKS, MAX_HEADER, MAX_SECTION, answer_blocks, escape
+from bot.slack.blocks import MAX_BLOCKS, MAX_HEADER, MAX_SECTION, answer_blocks, escape
 from rules.achievement import Rounding
 from rules.evaluate import evaluate
 from rules.models import Field, RawRow

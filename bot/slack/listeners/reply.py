@@ -10,7 +10,7 @@ from typing import Any
 from bot.bootstrap import Bot
 from bot.questions import Lang, parse_question
 from bot.settings import SettingsError
-from bot.slack_render import Block, answer_blocks, escape, section
+from bot.slack.blocks import Block, answer_blocks, escape, section
 from sheets.backend import SheetError
 from sheets.schema import SchemaError
 

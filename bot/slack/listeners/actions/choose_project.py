@@ -9,8 +9,8 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 
 from bot.bootstrap import Bot
-from bot.listeners.reply import reply_for
-from bot.slack_render import CHOOSE_ACTION
+from bot.slack.blocks import CHOOSE_ACTION
+from bot.slack.listeners.reply import reply_for
 
 
 def register(app: App, bot: Bot) -> None:

@@ -16,8 +16,8 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.bootstrap import Bot
-from bot.listeners import register_all
 from bot.settings import SettingsError
+from bot.slack.listeners import register_all
 
 logger = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 
 from bot.bootstrap import Bot
-from bot.listeners.reply import reply_for, trouble
 from bot.render import written_text
-from bot.slack_render import section
+from bot.slack.blocks import section
+from bot.slack.listeners.reply import reply_for, trouble
 from sheets.backend import SheetError
 from sheets.schema import SchemaError
 

@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt import App, Say
 
 from bot.bootstrap import Bot
-from bot.listeners.reply import reply_for, without_mentions
+from bot.slack.listeners.reply import reply_for, without_mentions
 
 
 def _from_a_person_in_a_dm(event: dict[str, Any]) -> bool:

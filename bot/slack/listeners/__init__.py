@@ -5,10 +5,10 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.bootstrap import Bot
-from bot.listeners.actions import choose_project
-from bot.listeners.commands import kpi_command
-from bot.listeners.events import app_mention
-from bot.listeners.messages import direct_message
+from bot.slack.listeners.actions import choose_project
+from bot.slack.listeners.commands import kpi_command
+from bot.slack.listeners.events import app_mention
+from bot.slack.listeners.messages import direct_message
 
 
 def register_all(app: App, bot: Bot) -> None:

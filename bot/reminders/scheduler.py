@@ -16,8 +16,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from bot.bootstrap import Bot
-from bot.reminders import Ledger, ReminderSender, reminder_client, schedule
+from bot.reminders.send import ReminderSender, reminder_client, schedule
 from bot.services import Report
+from bot.store import Ledger
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt import App, Say
 
 from bot.bootstrap import Bot
-from bot.listeners.reply import reply_for, without_mentions
+from bot.slack.listeners.reply import reply_for, without_mentions
 
 
 def register(app: App, bot: Bot) -> None:

@@ -1,0 +1,1 @@
+"""The Slack face: the Bolt app, Block Kit, listeners."""
