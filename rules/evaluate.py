@@ -9,6 +9,7 @@ from operator import attrgetter
 import msgspec
 
 from rules.achievement import Rounding, achievement_rate
+from rules.judgement import project_judgement
 from rules.models import (
     Achievement,
     Evaluation,
@@ -53,7 +54,8 @@ def evaluate(
         kpi_results = tuple(_result(kpi, ruleset, rounding, problems) for kpi in kpis)
         rating = _rate(kpi_results, ruleset)
         department = next((kpi.department for kpi in kpis if kpi.department), "")
-        project = ProjectResult(year, name, department, kpi_results, rating)
+        goal, judgement = project_judgement(kpis, problems)
+        project = ProjectResult(year, name, department, kpi_results, rating, goal, judgement)
         _check_reported_rating(project, problems)
         results.append(project)
     problems.sort(key=attrgetter("row"))

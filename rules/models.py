@@ -38,6 +38,14 @@ class Field(Enum):
     DIRECTION = "方向"
     REPORTED_RATE = "報告達成率"
     REPORTED_RATING = "報告評価"
+    # Optional, per project (on any of its rows; merged cells in the source tables): the
+    # strategy goal, and the person's judgement that kpibot's rating only suggests.
+    GOAL = "基本目標"
+    JUDGED_RATING = "事業効果"
+    JUDGEMENT_REASON = "判断理由"
+    NEXT_STEP = "今後の方針"
+    NEXT_STEP_REASON = "方針の理由"
+    EXPERT_OPINION = "外部有識者の意見"
 
     @property
     def label(self) -> str:
@@ -92,6 +100,12 @@ class RawRow(msgspec.Struct, frozen=True, gc=False):
     direction: Cell = None
     reported_rate: Cell = None
     reported_rating: Cell = None
+    goal: Cell = None
+    judged_rating: Cell = None
+    judgement_reason: Cell = None
+    next_step: Cell = None
+    next_step_reason: Cell = None
+    expert_opinion: Cell = None
 
     @classmethod
     def of(cls, row: int, cells: Mapping[Field, Cell]) -> RawRow:
@@ -116,6 +130,14 @@ class KpiRow(msgspec.Struct, frozen=True, gc=False):
     reported_rate: Value | None = None
     reported_rating: str = ""
     invalid_fields: frozenset[Field] = frozenset()
+    # The per-project columns as typed on this row ("" when blank or absent); the project's
+    # values are read from them by rules.judgement (ProjectResult.goal / .judgement).
+    goal: str = ""
+    judged_rating: str = ""
+    judgement_reason: str = ""
+    next_step: str = ""
+    next_step_reason: str = ""
+    expert_opinion: str = ""
 
     @property
     def project_key(self) -> tuple[int, str]:
@@ -172,6 +194,11 @@ class Level(Enum):
     def label_en(self) -> str:
         return _LEVEL_LABELS[self][1]
 
+    @property
+    def short(self) -> str:
+        """The label without 地方創生に: 相当程度効果があった (as answers quote it)."""
+        return _LEVEL_LABELS[self][0].removeprefix("地方創生に")
+
 
 _LEVEL_LABELS = {
     Level.VERY_EFFECTIVE: ("地方創生に非常に効果的であった", "very effective"),
@@ -195,6 +222,44 @@ class Rating(msgspec.Struct, frozen=True, gc=False):
     provisional: Rating | None = None  # for 評価保留: what the rating would be now
 
 
+class NextStep(Enum):
+    """今後の方針 on the national five-way scale (①発展 … ⑤終了)."""
+
+    DEVELOP = "発展"  # 追加等更に発展させる, 事業拡大
+    REVISE = "見直し"  # 事業内容の見直し（改善）, 改善し事業継続
+    CONTINUE = "継続"  # 事業の継続, 計画通りに事業を継続する
+    STOP = "中止"  # 事業の中止, 事業中止・廃止
+    END = "終了"  # 事業・期間の終了, 当初予定通り事業を終了する
+
+    @property
+    def label_en(self) -> str:
+        return _NEXT_STEP_EN[self]
+
+
+_NEXT_STEP_EN = {
+    NextStep.DEVELOP: "develop further",
+    NextStep.REVISE: "revise",
+    NextStep.CONTINUE: "continue",
+    NextStep.STOP: "stop",
+    NextStep.END: "end",
+}
+
+
+class Judgement(msgspec.Struct, frozen=True, gc=False):
+    """The person's judgement of one project (事業効果 and the columns beside it), beside
+    which kpibot's own rating is only a suggestion. Texts are as typed; `level` and
+    `next_step` are what they were read as (None when blank or unreadable)."""
+
+    rating_text: str = ""  # 事業効果 as typed
+    level: Level | None = None
+    reason: str = ""  # 判断理由
+    next_step_text: str = ""  # 今後の方針 as typed
+    next_step: NextStep | None = None
+    next_step_reason: str = ""  # 方針の理由
+    expert_opinion: str = ""  # 外部有識者の意見
+    row: int = 0  # the sheet row the 事業効果 (else the first judgement cell) is on
+
+
 class KpiResult(msgspec.Struct, frozen=True, gc=False):
     kpi: KpiRow
     achievement: Achievement
@@ -209,7 +274,9 @@ class ProjectResult(msgspec.Struct, frozen=True, gc=False):
     project: str
     department: str
     kpis: tuple[KpiResult, ...]
-    rating: Rating
+    rating: Rating  # kpibot's: a suggestion when `judgement` has a level
+    goal: str = ""  # 基本目標
+    judgement: Judgement | None = None  # None when the sheet has no judgement for it
 
     @property
     def rows(self) -> tuple[int, ...]:

@@ -175,9 +175,23 @@ def validate_row(raw: RawRow) -> tuple[KpiRow | None, list[RowProblem]]:
             reported_rate,
             normalise_text(cell_text(reported_rating)) if reported_rating else "",
             frozenset(invalid) if invalid else _NO_FIELDS,
+            *_texts(raw),
         ),
         problems,
     )
+
+
+def _texts(raw: RawRow) -> tuple[str, ...]:
+    """The per-project columns as typed (rules.judgement reads them per project)."""
+    cells = (raw.goal, raw.judged_rating, raw.judgement_reason, raw.next_step,
+             raw.next_step_reason, raw.expert_opinion)  # fmt: skip
+    if cells == _NO_TEXTS:  # no such columns, or blank: most rows
+        return _EMPTY_TEXTS
+    return tuple("" if cell is None else cell_text(cell) for cell in cells)
+
+
+_NO_TEXTS = (None,) * 6
+_EMPTY_TEXTS = ("",) * 6
 
 
 _PRELIMINARY = "速報値です。確定値が出たら更新してください。"

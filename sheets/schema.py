@@ -69,6 +69,22 @@ _ALIASES: dict[Field, tuple[str, ...]] = {
     Field.DIRECTION: ("方向", "direction"),
     Field.REPORTED_RATE: ("報告達成率", "reported_rate"),
     Field.REPORTED_RATING: ("報告評価", "reported_rating"),
+    Field.GOAL: ("基本目標", "goal", "地方版総合戦略の位置付け", "総合戦略の基本目標"),
+    Field.JUDGED_RATING: ("事業効果", "judged_rating", "自己評価", "事業の効果"),
+    Field.JUDGEMENT_REASON: ("判断理由", "judgement_reason", "judgment_reason", "評価の理由"),
+    Field.NEXT_STEP: ("今後の方針", "next_step", "今後の事業展開方針", "今後の事業展開"),
+    Field.NEXT_STEP_REASON: (
+        "方針の理由",
+        "next_step_reason",
+        "今後の方針の理由",
+        "左記の理由",
+    ),
+    Field.EXPERT_OPINION: (
+        "外部有識者の意見",
+        "expert_opinion",
+        "外部有識者からの意見",
+        "有識者の意見",
+    ),
 }
 _FIELD_BY_HEADER = {alias: column for column, names in _ALIASES.items() for alias in names}
 _OWNED_BY_HEADER = {name: owned for owned in Owned for name in (owned.ja, owned.en)}
@@ -206,7 +222,7 @@ def read_kpi_table(grid: Grid, tab: str) -> KpiTable:
         line = grid[index]
         width = len(line)
         # _cell inlined for the usual cells (empty, or text that is not blank): it is the
-        # innermost loop of a sync, 13 columns × every row.
+        # innermost loop of a sync, every input column × every row.
         cells = [
             None
             if position is None or position >= width

@@ -1,0 +1,170 @@
+"""The person's judgement columns: read in every published wording, per project."""
+
+from __future__ import annotations
+
+import pytest
+
+from rules.evaluate import evaluate
+from rules.judgement import parse_level, parse_next_step
+from rules.models import Level, NextStep
+from rules.rulesets import RULESETS
+from rules.values import Problem
+from sheets.schema import Grid, read_kpi_table
+
+
+@pytest.mark.parametrize(
+    ("typed", "level"),
+    [
+        ("地方創生に非常に効果的だった", Level.VERY_EFFECTIVE),  # 山口県
+        ("非常に効果的であった", Level.VERY_EFFECTIVE),
+        ("非常に効果があった", Level.VERY_EFFECTIVE),
+        ("①本事業は地方創生に非常に効果的であった", Level.VERY_EFFECTIVE),
+        ("地方創生に相当程度効果があった", Level.CONSIDERABLY_EFFECTIVE),
+        ("2", Level.CONSIDERABLY_EFFECTIVE),
+        ("③地方創生に効果があった", Level.EFFECTIVE),  # 群馬県
+        ("3. 本事業は地方創生に効果があった", Level.EFFECTIVE),
+        ("本事業は地方創生に対して効果がなかった", Level.NOT_EFFECTIVE),
+        ("④", Level.NOT_EFFECTIVE),
+        ("効果なし", Level.NOT_EFFECTIVE),
+        ("Very effective", Level.VERY_EFFECTIVE),
+        ("considerably effective", Level.CONSIDERABLY_EFFECTIVE),
+        ("not effective", Level.NOT_EFFECTIVE),
+        ("effective", Level.EFFECTIVE),
+    ],
+)
+def test_every_published_wording_of_the_rating_is_read(typed: str, level: Level) -> None:
+    assert parse_level(typed) is level
+
+
+def test_a_number_contradicting_the_words_and_an_unknown_wording_are_messages() -> None:
+    contradiction = parse_level("①地方創生に効果があった")
+    assert (
+        isinstance(contradiction, Problem) and "番号と文言が一致しません" in contradiction.message
+    )
+    unknown = parse_level("施設整備中 R5.4月供用開始予定")
+    assert isinstance(unknown, Problem) and "4段階評価のどれか" in unknown.message
+    assert parse_level("  ") is None
+
+
+@pytest.mark.parametrize(
+    ("typed", "step"),
+    [
+        ("①発展", NextStep.DEVELOP),
+        ("追加等更に発展させる", NextStep.DEVELOP),
+        ("事業拡大", NextStep.DEVELOP),
+        ("②見直し", NextStep.REVISE),
+        ("事業内容の見直し（改善）", NextStep.REVISE),
+        ("改善し事業継続", NextStep.REVISE),
+        ("③継続", NextStep.CONTINUE),
+        ("②継続", NextStep.CONTINUE),  # 群馬県's numbering
+        ("事業の継続", NextStep.CONTINUE),
+        ("現状通り事業継続", NextStep.CONTINUE),
+        ("計画通りに事業を継続する", NextStep.CONTINUE),  # 山口県
+        ("④中止", NextStep.STOP),
+        ("事業中止・廃止", NextStep.STOP),
+        ("⑤終了", NextStep.END),
+        ("事業・期間の終了", NextStep.END),
+        ("当初予定通り事業を終了する(した)", NextStep.END),  # 山口県
+        ("continue", NextStep.CONTINUE),
+    ],
+)
+def test_every_published_wording_of_the_next_step_is_read(typed: str, step: NextStep) -> None:
+    assert parse_next_step(typed) is step
+
+
+def test_an_unknown_next_step_is_a_message() -> None:
+    parsed = parse_next_step("検討中")
+    assert (
+        isinstance(parsed, Problem)
+        and "「発展」「見直し」「継続」「中止」「終了」" in parsed.message
+    )
+
+
+def _evaluate(grid: Grid) -> tuple[object, list[str]]:
+    table = read_kpi_table(grid, "KPI")
+    evaluation = evaluate(table.rows, RULESETS["naikakufu"])
+    return evaluation, [p.describe() for p in evaluation.problems]
+
+
+def test_the_columns_are_read_per_project_from_merged_cells_in_japanese_headers() -> None:
+    grid: Grid = [
+        [
+            "年度",
+            "基本目標",
+            "事業名",
+            "KPI名",
+            "目標値",
+            "実績値",
+            "事業効果",
+            "判断理由",
+            "今後の方針",
+            "方針の理由",
+            "外部有識者の意見",
+        ],
+        [
+            "R3",
+            "基本目標１",
+            "事業A",
+            "件数",
+            "10件",
+            "12件",
+            "③地方創生に効果があった",
+            "波及効果が中長期的",
+            "②継続",
+            "継続的な支援が必要なため。",
+            "一定の効果を得た。",
+        ],
+        [None, None, None, "人数", "100人", "50人", None, None, None, None, None],
+    ]
+    table = read_kpi_table(grid, "KPI")
+    evaluation = evaluate(table.rows, RULESETS["naikakufu"])
+    [project] = evaluation.projects
+    assert project.goal == "基本目標１"
+    judgement = project.judgement
+    assert judgement is not None and judgement.row == 2
+    assert judgement.level is Level.EFFECTIVE and judgement.rating_text == "③地方創生に効果があった"
+    assert judgement.next_step is NextStep.CONTINUE
+    assert judgement.reason == "波及効果が中長期的"
+    assert judgement.next_step_reason == "継続的な支援が必要なため。"
+    assert judgement.expert_opinion == "一定の効果を得た。"
+
+
+def test_english_headers_and_no_judgement_columns() -> None:
+    grid: Grid = [
+        [
+            "fiscal_year",
+            "project",
+            "kpi",
+            "target",
+            "actual",
+            "goal",
+            "judged_rating",
+            "judgement_reason",
+            "next_step",
+            "next_step_reason",
+            "expert_opinion",
+        ],
+        ["2023", "A", "visitors", "10", "12", "Goal 1", "very effective", "", "continue", "", ""],
+        ["2023", "B", "visitors", "10", "12", "", "", "", "", "", ""],
+    ]
+    table = read_kpi_table(grid, "KPI")
+    evaluation = evaluate(table.rows, RULESETS["naikakufu"])
+    a, b = evaluation.projects
+    assert a.goal == "Goal 1" and a.judgement is not None
+    assert a.judgement.level is Level.VERY_EFFECTIVE and a.judgement.next_step is NextStep.CONTINUE
+    assert b.judgement is None and b.goal == ""
+
+
+def test_two_different_ratings_for_one_project_are_flagged_once() -> None:
+    grid: Grid = [
+        ["年度", "事業名", "KPI名", "目標値", "実績値", "事業効果"],
+        ["R3", "事業A", "件数", "10件", "12件", "非常に効果的だった"],
+        [None, None, "人数", "100人", "150人", "効果があった"],
+        [None, None, "社数", "10社", "15社", "効果がなかった"],
+    ]
+    table = read_kpi_table(grid, "KPI")
+    evaluation = evaluate(table.rows, RULESETS["naikakufu"])
+    flagged = [p for p in evaluation.problems if p.column == "事業効果"]
+    assert len(flagged) == 1 and flagged[0].row == 3
+    [project] = evaluation.projects
+    assert project.judgement is not None and project.judgement.level is Level.VERY_EFFECTIVE
