@@ -58,6 +58,20 @@ def _parser() -> argparse.ArgumentParser:
         type=_moment,
         help="この時点として計算します（例: 2026-11-20T08:00+09:00）。既定は今",
     )
+    publish = sub.add_parser(
+        "publish",
+        parents=[common],
+        help="公表用の資料（報告書の HTML・PDF、オープンデータの CSV・Excel）を作ります",
+    )
+    publish.add_argument("--year", help="年度（例: 令和5年度、R5、2023）。既定はシートの最新の年度")
+    publish.add_argument(
+        "--out", type=Path, default=Path("公表資料"), help="書き出すフォルダ（既定: ./公表資料）"
+    )
+    publish.add_argument(
+        "--draft",
+        action="store_true",
+        help="エラーや評価保留が残っていても、全ページに「案」と入れて作ります",
+    )
     serve = sub.add_parser(
         "serve",
         parents=[common],
@@ -102,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _sync(app)
         if args.command == "check":
             return _check(app)
+        if args.command == "publish":
+            return _publish(app, args.out, args.year, args.draft)
         return _ask(app, " ".join(args.question))
     except (SettingsError, SheetError, SchemaError) as error:
         print(f"エラー: {error}", file=sys.stderr)
@@ -177,6 +193,27 @@ def _check(app: Services) -> int:
     for problem in report.table.problems:
         print(problem_text(problem), file=sys.stderr)
     return EXIT_PROBLEMS if report.errors else EXIT_OK
+
+
+def _publish(app: Services, out: Path, year: str | None, draft: bool) -> int:
+    from bot.publish.document import NotReady, PublishError
+    from bot.publish.files import publish  # jinja2 and pygal: only here
+
+    try:
+        done = publish(
+            app, out, year, draft, app.settings.kpibot_chromium, lambda step: print(step)
+        )
+    except NotReady as refused:
+        print(f"エラー: {refused}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except PublishError as error:
+        print(f"エラー: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    pages = done.publication.pages
+    print(f"{done.publication.title}: {len(pages)}事業を{done.seconds:.1f}秒で書き出しました。")
+    for path in done.files:
+        print(f"  {path}")
+    return EXIT_OK
 
 
 def _ask(app: Services, question: str) -> int:

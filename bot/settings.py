@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     kpibot_reminder_time: str = Field("09:00", pattern=r"^([01]?\d|2[0-3]):[0-5]\d$")
     kpibot_remind_all_clear: bool = False
     kpibot_snapshot_max_age: float = Field(300.0, ge=0, description="seconds before re-reading")
+    kpibot_chromium: str = Field("", description="Chromium for the PDF (default: found on PATH)")
+    kpibot_publish_dir: str = Field(
+        "公表資料", description="where `serve` keeps the files /kpi report and the add-on make"
+    )
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None

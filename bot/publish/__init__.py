@@ -1,0 +1,1 @@
+"""Publishing the year's results: the report (HTML, PDF) and open data (CSV, .xlsx)."""

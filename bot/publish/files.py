@@ -1,0 +1,101 @@
+"""Publishing as one step, for the CLI, Slack and the add-on: read and rate the sheet
+(services.check: nothing is written to it), then write the HTML report, the open-data CSV,
+the .xlsx and the PDF into a folder."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot import services
+from bot.bootstrap import Services
+from bot.publish import opendata
+from bot.publish.document import Publication, build_publication, read_year
+from bot.publish.report import find_chromium, print_pdf, render_html
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Published:
+    publication: Publication
+    html: Path
+    csv: Path
+    xlsx: Path
+    pdf: Path
+    seconds: float
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        return (self.pdf, self.html, self.csv, self.xlsx)
+
+
+def file_stem(publication: Publication) -> str:
+    return f"{publication.year_label}_効果検証結果" + ("_案" if publication.draft else "")
+
+
+def _sheet_name(location: str) -> str:
+    return Path(location).name if "/" in location or "\\" in location else location
+
+
+def _write(path: Path, write: Callable[[Path], None]) -> None:
+    """Write beside, then rename: an earlier edition is never left half overwritten."""
+    partial = path.with_name(path.name + ".part")
+    write(partial)
+    partial.replace(path)
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+
+
+def publish(
+    app: Services,
+    out: Path,
+    year: str | None = None,
+    draft: bool = False,
+    chromium: str = "",
+    progress: Progress = lambda _: None,
+    now: dt.datetime | None = None,
+) -> Published:
+    """Raises document.NotReady (with the list) while a project has an 【エラー】 or is
+    評価保留, unless `draft`; PublishError when the year is not in the sheet or the PDF
+    cannot be printed (the other files are written by then)."""
+    started = time.perf_counter()
+    progress("シートを読んで評価しています…")
+    report = services.check(app.backend, app.ruleset, app.rounding)
+    publication = build_publication(report, app.ruleset, read_year(year) if year else None, draft)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = file_stem(publication)
+    html = out / f"{stem}.html"
+    data = f"{publication.year_label}_事業実施結果報告" + ("_案" if draft else "")
+    paths = {
+        "html": html,
+        "csv": out / f"{data}.csv",
+        "xlsx": out / f"{data}.xlsx",
+        "pdf": out / f"{stem}.pdf",
+    }
+    progress(f"{len(publication.pages)}事業の報告書（HTML）を作っています…")
+    text = render_html(
+        publication,
+        app.rounding,
+        _sheet_name(app.backend.location),
+        now or dt.datetime.now(),
+    )
+    _write(paths["html"], lambda p: _write_text(p, text))
+    progress("オープンデータ（CSV・Excel）を書いています…")
+    _write(paths["csv"], lambda p: opendata.write_csv(publication, p))
+    _write(paths["xlsx"], lambda p: opendata.write_xlsx(publication, p))
+    progress("PDF を印刷しています…")
+    print_pdf(paths["html"], paths["pdf"], find_chromium(chromium))
+    return Published(
+        publication,
+        paths["html"],
+        paths["csv"],
+        paths["xlsx"],
+        paths["pdf"],
+        time.perf_counter() - started,
+    )

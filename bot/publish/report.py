@@ -1,0 +1,113 @@
+"""The report: one self-contained HTML file (criteria, 総括表, one 事業評価シート per
+project), and the same file printed to PDF by headless Chromium."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import shutil
+import subprocess
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+
+from bot.publish.charts import project_chart
+from bot.publish.document import Publication, PublishError, criteria
+from rules.achievement import Rounding
+from rules.values import format_fiscal_year
+
+PDF_TIMEOUT = 600  # seconds: a 1,000-project report prints in well under a minute
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+# Headless, no network, no profile left behind: the page is a local file with nothing to fetch.
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-pdf-header-footer",  # page numbers come from the page's own @page rules
+)
+MARKS = {"○": "達成", "×": "未達成", "—": "達成率なし"}
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("bot.publish", ""),
+        autoescape=True,  # every cell is text a person typed
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def anchor(name: str) -> str:
+    """A stable id for a project: the same name gives the same link in every edition."""
+    return "p-" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:10]
+
+
+def render_html(publication: Publication, rounding: Rounding, sheet: str, made: dt.datetime) -> str:
+    ids = {page.name: anchor(page.name) for page in publication.pages}
+    charts = {
+        page.name: project_chart(page, ids[page.name], f"{ids[page.name]}-chart")
+        for page in publication.pages
+    }
+    css = resources.files("bot.publish").joinpath("report.css").read_text(encoding="utf-8")
+    template = _environment().get_template("report.html.j2")
+    return template.render(
+        pub=publication,
+        css=css,
+        criteria=criteria(publication.ruleset),
+        rounding="切り捨て" if rounding is Rounding.TRUNCATE else "四捨五入",
+        kpi_count=sum(len(page.kpis) for page in publication.pages),
+        ids=ids,
+        charts=charts,
+        marks=MARKS,
+        made=f"{made:%Y年%m月%d日}",
+        sheet=sheet,
+        year_label=format_fiscal_year,
+    )
+
+
+def find_chromium(configured: str = "") -> str | None:
+    if configured:
+        return configured if Path(configured).exists() else shutil.which(configured)
+    return next((found for name in CHROMIUM_NAMES if (found := shutil.which(name))), None)
+
+
+def print_pdf(html: Path, pdf: Path, chromium: str | None) -> None:
+    """Print the HTML file to A4 PDF with headless Chromium (page breaks and numbers from
+    the report's print styles)."""
+    if chromium is None:
+        raise PublishError(
+            "PDF を作るための Chromium が見つかりません。`apt-get install chromium` で入れるか、"
+            "KPIBOT_CHROMIUM にパスを設定してください（HTML・CSV・Excel は作成済みです）。"
+        )
+    with tempfile.TemporaryDirectory(prefix="kpibot-chromium-") as profile:
+        partial = pdf.with_name(pdf.name + ".part")
+        command = [
+            chromium,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            f"--print-to-pdf={partial}",
+            html.resolve().as_uri(),
+        ]
+        try:
+            done = subprocess.run(
+                command, capture_output=True, text=True, timeout=PDF_TIMEOUT, check=False
+            )
+        except subprocess.TimeoutExpired:
+            partial.unlink(missing_ok=True)
+            raise PublishError(
+                f"Chromium が{PDF_TIMEOUT}秒たっても PDF を書き終えませんでした。"
+            ) from None
+        if done.returncode != 0 or not partial.exists() or partial.stat().st_size == 0:
+            partial.unlink(missing_ok=True)
+            last = (done.stderr.strip().splitlines() or ["（出力なし）"])[-1]
+            raise PublishError(
+                f"Chromium で PDF を作れませんでした（終了コード {done.returncode}: {last}）。"
+            )
+        partial.replace(pdf)  # a reader never sees half a PDF
