@@ -106,6 +106,7 @@ class Bot:
             self.index.for_report(report),
             deadlines=report.deadlines,
             today=self.today(),
+            problems=report.table.problems,
         )
         return found, report
 
@@ -119,7 +120,7 @@ class _IndexCache:
 
     def for_report(self, report: Report) -> ProjectIndex:
         if report is not self._report or self._index is None:
-            self._index = ProjectIndex(report.evaluation.projects)
+            self._index = ProjectIndex(report.evaluation.projects, report.owners)
             self._report = report
         return self._index
 

@@ -101,7 +101,8 @@ def problem_text(problem: RowProblem) -> str:
 
 def choice_lead(answer: Answer, term: str, en: bool) -> str:
     """The sentence before the candidates of an ambiguous or unknown project name (`term`
-    as the reply shows it: Slack's is escaped)."""
+    as the reply shows it: Slack's is escaped). A long question is not echoed whole."""
+    term = clip(term, 40)
     if answer.kind is AnswerKind.AMBIGUOUS:
         return (
             f"Several projects match “{term}”. Which one?"
@@ -122,10 +123,12 @@ def choice_lead(answer: Answer, term: str, en: bool) -> str:
 
 
 def answer_text(answer: Answer) -> str:
+    from bot.render_questions import extra_answer_text  # it builds on this module's words
+
+    if (words := extra_answer_text(answer)) is not None:
+        return words
     lang = answer.question.lang
     en = lang is Lang.EN
-    if answer.kind is AnswerKind.HELP:
-        return HELP_EN if en else HELP_JA
     if answer.kind in (AnswerKind.AMBIGUOUS, AnswerKind.NOT_FOUND):
         head = choice_lead(answer, answer.question.term, en)
         return "\n".join([head, *(f"  - {name}" for name in answer.names)])
@@ -254,22 +257,3 @@ def report_text(report: Report, lang: Lang = Lang.JA) -> str:
         lines.append(f"「{tab}」タブ: {len(tab_problems)}件の指摘")
         lines += [f"  {problem_text(p)}" for p in tab_problems]
     return "\n".join(lines)
-
-
-HELP_JA = """\
-kpibot への質問の例:
-  三浦半島の評価は？        事業の評価・KPI・達成率と、その理由
-  宮ヶ瀬 2022               年度を指定して質問
-  一覧                      全事業の評価の一覧
-  未入力                    まだ入力されていない目標値・実績値（担当課ごと）
-  期限                      これからの報告期限
-英語でも質問できます（例: rating for SDGs）。"""
-
-HELP_EN = """\
-Ask kpibot, for example:
-  rating for SDGs           a project's rating, KPIs, rates and why
-  Miyagase FY2022           a given year
-  summary                   every project's rating
-  missing                   targets and actuals not entered yet, by division
-  deadlines                 upcoming reporting deadlines
-You can ask in Japanese too (三浦半島の評価は？)."""

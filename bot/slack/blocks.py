@@ -88,7 +88,7 @@ def answer_blocks(
         blocks = choice_blocks(answer, en)
     elif kind is AnswerKind.MISSING:
         blocks = missing_blocks(answer, en, owners or {}, sheet_link)
-    elif kind is AnswerKind.SUMMARY:  # a table: keep its columns aligned
+    elif kind in (AnswerKind.SUMMARY, AnswerKind.DIVISION):  # a table: keep columns aligned
         blocks = [
             section(f"```{escape(chunk)}```") for chunk in _chunks(answer_text(answer).splitlines())
         ]

@@ -109,3 +109,88 @@ def test_an_unknown_name_gets_no_guess() -> None:
 def test_any_text_gets_an_answer(text: str) -> None:
     result = answer(text, evaluation(), ProjectIndex(evaluation().projects))
     assert result.kind in set(AnswerKind)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["みやがせ", "ミヤガセ", "miyagase", "Miyagasse", "宮が瀬", "みうらはんとう", "三浦はんとう"],
+)
+def test_names_are_found_by_their_reading(text: str) -> None:
+    result = answer(text, evaluation())
+    assert result.kind is AnswerKind.PROJECT and result.project is not None
+    assert result.project.project.startswith(("宮ヶ瀬", "三浦半島"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "三浦半島はどうだった？",
+        "三浦半島 お願いします",
+        "@kpibot 三浦半島について教えて :pray:",
+        "<@U0KPIBOT> 三浦半島の評価を教えてください🙏",
+        "【至急】三浦半島の結果",
+    ],
+)
+def test_politeness_and_filler_do_not_stop_a_match(text: str) -> None:
+    result = answer(text, evaluation())
+    assert result.project is not None and result.project.project.startswith("三浦半島")
+
+
+def test_a_comparison_shows_the_year_before_when_the_sheet_has_it() -> None:
+    both = answer("宮ヶ瀬 前年と比べて", evaluation())
+    assert both.kind is AnswerKind.COMPARE and both.project is not None
+    assert both.previous is not None and both.previous.fiscal_year == both.project.fiscal_year - 1
+    alone = answer("三浦半島 前年と比べて", evaluation())
+    assert alone.kind is AnswerKind.COMPARE and alone.previous is None
+
+
+def test_a_division_lists_its_projects() -> None:
+    projects = [
+        p.__class__(p.fiscal_year, p.project, "地域政策課", p.kpis, p.rating)
+        for p in evaluation().projects
+    ]
+    index = ProjectIndex(projects)
+    rated = Evaluation(tuple(projects), (), "naikakufu")
+    for text in ("地域政策課の事業", "projects of 地域政策課", "ちいきせいさくか"):
+        result = answer(text, rated, index)
+        assert result.kind is AnswerKind.DIVISION, text
+        assert result.division == "地域政策課" and len(result.projects) == len(projects)
+
+
+def test_one_kpi_of_a_project() -> None:
+    rows = [
+        RawRow.of(2, {Field.FISCAL_YEAR: "R5", Field.PROJECT: "三浦半島魅力深化事業",
+                      Field.KPI_NAME: "観光客消費額", Field.TARGET: "10", Field.ACTUAL: "12"}),
+        RawRow.of(3, {Field.FISCAL_YEAR: "R5", Field.PROJECT: "三浦半島魅力深化事業",
+                      Field.KPI_NAME: "イベント参加者数", Field.TARGET: "10", Field.ACTUAL: "5"}),
+    ]  # fmt: skip
+    rated = evaluate(rows, RULESETS["naikakufu"], Rounding.TRUNCATE)
+    for text in ("三浦半島のイベント参加者数", "三浦半島のKPI②", "Miura KPI 2"):
+        result = answer(text, rated)
+        assert result.kind is AnswerKind.KPI and result.kpi is not None, text
+        assert result.kpi.kpi.name == "イベント参加者数"
+
+
+def test_status_questions_pick_the_matching_rows() -> None:
+    rated = evaluation()
+    unmet = answer("達成していないKPI", rated)
+    assert unmet.kind is AnswerKind.STATUS and unmet.kpis
+    assert all(result.achieved is False for _, result in unmet.kpis)
+    assert answer("評価保留の事業は？", rated).kind is AnswerKind.STATUS
+    assert answer("いくつ達成？", rated).kind is AnswerKind.COUNT
+
+
+def test_help_examples_come_from_the_sheet_and_work() -> None:
+    rated = evaluation()
+    for lang_question in ("help", "ヘルプ"):
+        result = answer(lang_question, rated)
+        assert result.kind is AnswerKind.HELP and result.examples
+        for example in result.examples:
+            worked = answer(example, rated)
+            assert worked.kind in (AnswerKind.PROJECT, AnswerKind.DIVISION), example
+
+
+def test_help_is_in_the_language_of_the_question() -> None:
+    assert answer("help", evaluation()).question.lang is Lang.EN
+    assert answer("ヘルプ", evaluation()).question.lang is Lang.JA
+    assert answer("@kpibot", evaluation()).question.lang is Lang.JA
