@@ -235,9 +235,9 @@ def parse_question(text: str) -> Question:
     if _has(lowered, _MISSING_WORDS):
         rest = _strip_words(lowered, _MISSING_WORDS)
         return question(Intent.MISSING, _term(rest) if division_words else "")
-    for status, words in _STATUS_WORDS:
-        if _has(lowered, words):
-            rest = _term(_strip_words(lowered, words))
+    for status, phrases in _STATUS_WORDS:
+        if _has(lowered, phrases):
+            rest = _term(_strip_words(lowered, phrases))
             return question(Intent.STATUS, rest if division_words else "", status)
     if _has(lowered, _COMPARE_WORDS):
         rest = _term(_strip_words(lowered, _COMPARE_WORDS))
@@ -246,11 +246,11 @@ def parse_question(text: str) -> Question:
     term = _term(_strip_words(lowered, _DIVISION_WORDS))
     if division_words:  # スポーツ課の事業一覧: the division's list
         term = _term(_strip_words(lowered, (*_DIVISION_WORDS, *_COUNT_WORDS, *_SUMMARY_WORDS)))
-    for intent, words in ((Intent.COUNT, _COUNT_WORDS), (Intent.SUMMARY, _SUMMARY_WORDS)):
-        if _has(lowered, words) and (not term or not division_words):
+    for intent, phrases in ((Intent.COUNT, _COUNT_WORDS), (Intent.SUMMARY, _SUMMARY_WORDS)):
+        if _has(lowered, phrases) and (not term or not division_words):
             # 件数 or 達成数 may end a KPI name (空き家の件数): what remains besides them is
             # looked up, and answered as a project when it names one.
-            rest = _term(_strip_words(lowered, (*words, *_COUNT_WORDS, *_SUMMARY_WORDS)))
+            rest = _term(_strip_words(lowered, (*_COUNT_WORDS, *_SUMMARY_WORDS)))
             return question(intent, _original_case(raw, term) if rest else "")
     if not term and re.fullmatch(r"[^\W\d_]{1,20}", lowered.strip()):
         term = lowered.strip()  # one word, even one that is filler elsewhere: a name (A)
