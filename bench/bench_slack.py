@@ -24,6 +24,7 @@ from rules.evaluate import evaluate
 from rules.models import Field, RawRow
 from rules.rulesets import RULESETS
 from tests.bot.slack_harness import RunningBot, running_bot
+from tests.fakes import slack_samples as samples
 
 QUESTIONS = (
     "三浦半島の評価は？",
@@ -56,8 +57,7 @@ def load(bot: RunningBot) -> None:
             status = bot.command(question, response=key).status_code
         else:
             ts = f"1700000000.{number:06d}"
-            event = {"type": "app_mention", "user": "UUSER001", "text": f"<@UKPIBOT01> {question}",
-                     "ts": ts, "channel": "C0KPI", "event_ts": ts}  # fmt: skip
+            event = samples.app_mention(f"<@UKPIBOT01> {question}", "UUSER001", ts=ts)
             status = bot.event(event, event_id=f"Ev{number}").status_code
             sent[ts] = start
         acks.append(time.monotonic() - start)

@@ -19,6 +19,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.bootstrap import Bot, build_bot, example_workbook
 from bot.serve import http_service
 from bot.settings import load_settings
+from tests.fakes import slack_samples as samples
 from tests.fakes.slack_api import BOT_TOKEN, BOT_USER, FakeSlackApi
 from tests.fakes.wsgi import serving
 
@@ -46,32 +47,18 @@ class RunningBot:
 
     def event(self, event: dict[str, Any], event_id: str = "Ev001", headers: dict[str, str] | None = None,
               **kwargs: Any) -> requests.Response:  # fmt: skip
-        body = {
-            "token": "legacy",
-            "team_id": "T0KPIBOT",
-            "api_app_id": "A0KPIBOT",
-            "type": "event_callback",
-            "event_id": event_id,
-            "event_time": int(time.time()),
-            "authorizations": [{"team_id": "T0KPIBOT", "user_id": BOT_USER, "is_bot": True}],
-            "event": event,
-        }
+        body = samples.event_callback(event, event_id, BOT_USER)
         return self.post(json.dumps(body).encode(), "application/json", headers, **kwargs)
 
     def mention(
         self, text: str, event_id: str = "Ev001", user: str = "UUSER001", **kwargs: Any
     ) -> requests.Response:
-        return self.event(
-            {"type": "app_mention", "user": user, "text": f"<@{BOT_USER}> {text}", "ts": "1700000000.000100",
-             "channel": "C0KPI", "event_ts": "1700000000.000100"},
-            event_id, **kwargs,
-        )  # fmt: skip
+        return self.event(samples.app_mention(f"<@{BOT_USER}> {text}", user), event_id, **kwargs)
 
     def direct_message(
         self, text: str, event_id: str = "Ev002", bot_id: str | None = None
     ) -> requests.Response:
-        event = {"type": "message", "channel_type": "im", "user": "UUSER001", "text": text,
-                 "ts": "1700000001.000100", "channel": "D0KPI", "event_ts": "1700000001.000100"}  # fmt: skip
+        event = samples.message_im(text, "UUSER001")
         if bot_id:
             event["bot_id"] = bot_id
         return self.event(event, event_id)
@@ -79,32 +66,14 @@ class RunningBot:
     def command(
         self, text: str, user: str = "UUSER001", response: str = "c1", **kwargs: Any
     ) -> requests.Response:
-        form = {
-            "token": "legacy", "team_id": "T0KPIBOT", "channel_id": "C0KPI", "user_id": user,
-            "command": "/kpi", "text": text, "response_url": self.slack.response_url(response),
-            "trigger_id": "1.2.3", "api_app_id": "A0KPIBOT",
-        }  # fmt: skip
+        form = samples.slash_command(text, user, self.slack.response_url(response))
         return self.post(
             urllib.parse.urlencode(form).encode(), "application/x-www-form-urlencoded", **kwargs
         )
 
-    def click(self, action: dict[str, Any], response: str = "a1") -> requests.Response:
-        payload = {
-            "type": "block_actions",
-            "team": {"id": "T0KPIBOT"},
-            "user": {"id": "UUSER001"},
-            "api_app_id": "A0KPIBOT",
-            "token": "legacy",
-            "trigger_id": "1.2.4",
-            "response_url": self.slack.response_url(response),
-            "channel": {"id": "C0KPI"},
-            "container": {
-                "type": "message",
-                "message_ts": "1700000002.000100",
-                "channel_id": "C0KPI",
-            },
-            "actions": [action | {"block_id": "b1", "type": "button", "action_ts": "1700000003.0"}],
-        }
+    def click(self, button: dict[str, Any], response: str = "a1") -> requests.Response:
+        """A click on `button`, one of the elements kpibot sent."""
+        payload = samples.block_actions(button, "UUSER001", self.slack.response_url(response))
         form = urllib.parse.urlencode({"payload": json.dumps(payload, ensure_ascii=False)})
         return self.post(form.encode(), "application/x-www-form-urlencoded")
 

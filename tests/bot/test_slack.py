@@ -75,7 +75,7 @@ def test_an_ambiguous_name_offers_buttons_and_a_click_answers(bot: RunningBot) -
     assert "スポーツツーリズム推進事業" in names
     chosen = next(b for b in buttons if b["text"]["text"] == "スポーツツーリズム推進事業")
 
-    bot.click({"action_id": chosen["action_id"], "value": chosen["value"], "text": chosen["text"]})
+    bot.click(chosen)
     replies = bot.slack.wait_for(2, "response")
     answer = replies[-1]
     assert answer.args["_url"] == "/response/a1" and answer.args.get("replace_original") is True

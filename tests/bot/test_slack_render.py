@@ -11,6 +11,7 @@ from rules.achievement import Rounding
 from rules.evaluate import evaluate
 from rules.models import Field, RawRow
 from rules.rulesets import RULESETS
+from tests.fakes.slack_contract import block_problems, message_problems
 
 
 def evaluation(projects: int, kpis: int, name: str = "事業") -> object:
@@ -40,6 +41,7 @@ def within_limits(blocks: list[dict[str, object]]) -> None:
         if block["type"] == "section":
             assert len(block["text"]["text"]) <= MAX_SECTION  # type: ignore[index]
         assert text
+    assert block_problems(blocks) == []  # and as slack_sdk's own models and Slack's limits say
 
 
 def test_a_project_with_many_long_kpis_stays_within_slacks_limits() -> None:
@@ -95,6 +97,8 @@ def test_slack_and_the_cli_open_a_list_of_candidates_with_the_same_sentence(
     result = answer(question, evaluation(3, 1))  # type: ignore[arg-type]
     text = answer_text(result).splitlines()[0]
     blocks = json.dumps(answer_blocks(result), ensure_ascii=False)  # fallback text and blocks
+    fallback, message = answer_blocks(result)
+    assert message_problems({"text": fallback, "blocks": message}) == []
     assert lead in text
     assert escape(text) in blocks  # the same sentence, the name escaped for Slack
     assert "<x>" not in blocks  # nowhere: the fallback text is Slack text too

@@ -1,10 +1,16 @@
 """A fake Slack Web API on 127.0.0.1, for tests and benchmarks.
 
 It answers what slack_sdk's WebClient sends (auth.test, chat.postMessage,
-chat.postEphemeral, chat.update, users.info, conversations.open) with Slack's own JSON
+chat.postEphemeral, chat.update, views.publish, views.open, users.info,
+conversations.open, and apps.connections.open for Socket Mode) with Slack's own JSON
 shapes, checks the bot token, records every call, answers 429 with Retry-After on demand,
 and takes the POSTs that Bolt's respond() sends to a command's or action's response_url
 (`/response/<id>`).
+
+Every message and view is held to Slack's own checks (tests/fakes/slack_contract.py): one
+Slack would refuse is answered `invalid_blocks` (or `msg_too_long`) as Slack answers it,
+kept in `rejected`, and fails the test when the server stops, unless the test took it out
+with `take_rejected()` because it sent it on purpose.
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from tests.fakes.local_server import LocalServer, send
+from tests.fakes.slack_contract import message_problems, view_problems
 
 BOT_TOKEN = "xoxb-kpibot-test"
+APP_TOKEN = "xapp-1-A0KPIBOT-1-kpibot-test"  # an app-level token: apps.connections.open only
 BOT_USER = "UKPIBOT01"
 
 
@@ -38,6 +46,18 @@ class FakeSlackApi(LocalServer):
         self.users: dict[str, dict[str, Any]] = {}
         self.arrived = threading.Condition()
         self._ts = 1_700_000_000
+        self.rejected: list[tuple[str, list[str]]] = []  # (method, Slack's objections)
+        self.socket_url = ""  # what apps.connections.open answers (a stand-in Socket Mode server)
+
+    def __exit__(self, *exc: object) -> None:
+        super().__exit__(*exc)
+        if exc[0] is None and self.rejected:
+            raise AssertionError(f"Slack would have refused what kpibot sent: {self.rejected}")
+
+    def take_rejected(self) -> list[tuple[str, list[str]]]:
+        """What Slack refused so far, taken out: for tests that send it on purpose."""
+        taken, self.rejected = self.rejected, []
+        return taken
 
     @property
     def api_url(self) -> str:
@@ -76,6 +96,11 @@ class FakeSlackApi(LocalServer):
         )
         path = urllib.parse.urlsplit(request.path).path
         if path.startswith("/response/"):
+            problems = [] if args.get("delete_original") else message_problems(args)
+            if problems:
+                self.rejected.append(("response", problems))
+                self._record("response:invalid", args | {"_url": path})
+                return send(request, 400, b"invalid_blocks", "text/plain")
             self._record("response", args | {"_url": path})
             return send(request, 200, b"ok", "text/plain")
         method = path.removeprefix("/api/")
@@ -88,11 +113,30 @@ class FakeSlackApi(LocalServer):
         token = request.headers.get("Authorization", "").removeprefix("Bearer ") or args.get(
             "token"
         )
+        if method == "apps.connections.open":  # the one method an app-level token calls
+            if token != APP_TOKEN or not self.socket_url:
+                return self._json(request, {"ok": False, "error": "invalid_auth"})
+            self._record(method, args)
+            return self._json(request, {"ok": True, "url": self.socket_url})
         if token != BOT_TOKEN:
             return self._json(request, {"ok": False, "error": "invalid_auth"})
+        problems = self._contract(method, args)
+        if problems:
+            self.rejected.append((method, problems))
+            self._record(f"{method}:invalid", args)
+            error = "msg_too_long" if problems[0].startswith("msg_too_long") else "invalid_blocks"
+            return self._json(request, {"ok": False, "error": error, "errors": problems})
         answer = self._answer(method, args)
         self._record(method, args)
         self._json(request, answer)
+
+    @staticmethod
+    def _contract(method: str, args: dict[str, Any]) -> list[str]:
+        if method in ("chat.postMessage", "chat.postEphemeral", "chat.update"):
+            return message_problems(args)
+        if method in ("views.publish", "views.open", "views.update", "views.push"):
+            return view_problems(args.get("view"))
+        return []
 
     def _record(self, method: str, args: dict[str, Any]) -> None:
         with self.arrived:
@@ -108,11 +152,6 @@ class FakeSlackApi(LocalServer):
                 return {"ok": False, "error": "channel_not_found"}
             if not args.get("text") and not args.get("blocks"):
                 return {"ok": False, "error": "no_text"}
-            blocks = args.get("blocks")
-            if isinstance(blocks, str):
-                blocks = json.loads(blocks)
-            if blocks is not None and len(blocks) > 50:
-                return {"ok": False, "error": "invalid_blocks"}
             self._ts += 1
             return {
                 "ok": True,
@@ -121,6 +160,9 @@ class FakeSlackApi(LocalServer):
             }
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"{self._ts}.000200"}
+        if method in ("views.publish", "views.open", "views.update", "views.push"):
+            view = args["view"] if isinstance(args["view"], dict) else json.loads(args["view"])
+            return {"ok": True, "view": view | {"id": "V0KPIBOT", "hash": f"{self._ts}.h"}}
         if method == "users.info":
             user = self.users.get(str(args.get("user")))
             return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
