@@ -122,11 +122,13 @@ def test_only_admins_may_sync(bot: RunningBot) -> None:
     "forgery",
     [
         {"secret": "not-the-secret"},
-        {"timestamp": int(time.time()) - 6 * 60},
-        {"timestamp": int(time.time()) + 6 * 60},
+        {"timestamp": -6 * 60},  # seconds from now: taken when the test runs, not when collected
+        {"timestamp": +6 * 60},
     ],
 )
 def test_forged_and_stale_requests_are_rejected(bot: RunningBot, forgery: dict[str, Any]) -> None:
+    if "timestamp" in forgery:
+        forgery = {"timestamp": int(time.time()) + forgery["timestamp"]}
     response = bot.mention("三浦半島の評価は？", **forgery)
     assert response.status_code == 401
     time.sleep(0.3)
