@@ -15,7 +15,7 @@ from bot import services
 from bot.bootstrap import Bot, Services, build, build_bot, example_workbook
 from bot.questions import answer
 from bot.render import answer_text, problem_text, report_text, written_text
-from bot.settings import SettingsError, load_settings
+from bot.settings import Settings, SettingsError, load_settings
 from sheets.backend import SheetError
 from sheets.schema import SchemaError
 
@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     remind.add_argument(
         "--at",
         type=_moment,
-        help="この時点として計算します（例: 2026-11-20T08:00+09:00）。既定は今",
+        help="--dry-run で、この時点として計算します（例: 2026-11-20T08:00+09:00）。既定は今",
     )
     publish = sub.add_parser(
         "publish",
@@ -99,11 +99,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             return _demo(build(settings, str(_demo_copy(args.fresh))))
         if args.command == "remind":
+            if args.at is not None and not args.dry_run:
+                # Sending "as if" at another moment would record future reminders as sent.
+                print(
+                    "エラー: --at は --dry-run と一緒にだけ使えます（送るのはいつも今の時点です）。",
+                    file=sys.stderr,
+                )
+                return EXIT_FAILED
+            _say_database(settings)
             return _remind(build_bot(settings, args.sheet), args.dry_run, args.at)
         if args.command == "serve":
             from bot.serve import serve  # the Slack, HTTP and scheduler stack: only here
 
             logging.getLogger().setLevel(logging.INFO)
+            _say_database(settings)
             serve(build_bot(settings, args.sheet), args.http, args.port)
             return EXIT_OK
         app = build(settings, args.sheet)
@@ -115,6 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             return _sync(app)
         if args.command == "check":
+            _say_database(settings)
             return _check(app)
         if args.command == "publish":
             return _publish(app, args.out, args.year, args.draft)
@@ -136,26 +146,30 @@ def _moment(text: str) -> dt.datetime:
         ) from None
 
 
+def _say_database(settings: Settings) -> None:
+    from bot.store import database_label
+
+    print(f"データベース: {database_label(settings.kpibot_database_url)}", file=sys.stderr)
+
+
 def _remind(bot: Bot, dry_run: bool, at: dt.datetime | None) -> int:
     # The database and holiday calendar: only here
     from bot.reminders import send as reminders
+    from bot.reminders.mentions import SlackDirectory
     from bot.store import Ledger
 
     moment = at or dt.datetime.now(bot.timezone)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=bot.timezone)
     moment = moment.astimezone(bot.timezone)
+    client = reminders.reminder_client(bot)
     if dry_run:
-        print(reminders.dry_run(bot, moment))
+        print(reminders.dry_run(bot, moment, SlackDirectory(client) if client.token else None))
         return EXIT_OK
-    sender = reminders.ReminderSender(
-        bot, Ledger(bot.settings.kpibot_database_url), reminders.reminder_client(bot)
-    )
-    sent = sender.send_due(moment)
-    print(
-        f"{len(sent)}件のリマインダーを送りました。" if sent else "今送るリマインダーはありません。"
-    )
-    return EXIT_OK
+    sender = reminders.ReminderSender(bot, Ledger(bot.settings.kpibot_database_url), client)
+    run = sender.send_due(moment)
+    print(reminders.run_text(run))
+    return EXIT_OK if run.complete else EXIT_PROBLEMS
 
 
 def _demo_copy(fresh: bool) -> Path:

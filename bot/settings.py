@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from platformdirs import user_data_path
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -13,6 +14,12 @@ from rules.rulesets import RULESETS
 
 GOOGLE_SHEETS_API_URL = "https://sheets.googleapis.com/v4/"
 SLACK_API_URL = "https://slack.com/api/"
+
+
+def default_database_url() -> str:
+    """One ledger per user, wherever kpibot is started (not ./kpibot.db: two folders
+    would keep two ledgers and send every reminder twice)."""
+    return f"sqlite:///{user_data_path('kpibot', appauthor=False) / 'kpibot.db'}"
 
 
 class SettingsError(Exception):
@@ -32,7 +39,7 @@ class Settings(BaseSettings):
     kpibot_threshold_fail: Decimal = Field(Decimal(80), ge=0, le=1000)
     kpibot_threshold_mean: Decimal = Field(Decimal(80), ge=0, le=1000)
     kpibot_timezone: str = "Asia/Tokyo"
-    kpibot_database_url: str = "sqlite:///kpibot.db"
+    kpibot_database_url: str = Field(default_factory=default_database_url)
     kpibot_sheets_api_url: str = GOOGLE_SHEETS_API_URL
     kpibot_slack_api_url: str = SLACK_API_URL
     kpibot_admin_users: str = ""
@@ -47,6 +54,10 @@ class Settings(BaseSettings):
     )
     kpibot_reminder_time: str = Field("09:00", pattern=r"^([01]?\d|2[0-3]):[0-5]\d$")
     kpibot_remind_all_clear: bool = False
+    # A claimed reminder is someone else's to look up and resend only after this long: more
+    # than a post can take (the time-out and Slack's Retry-After waits).
+    kpibot_reminder_lease: float = Field(600.0, gt=0, le=86400, description="seconds")
+    kpibot_slack_timeout: float = Field(15.0, gt=0, le=120, description="seconds per request")
     kpibot_snapshot_max_age: float = Field(300.0, ge=0, description="seconds before re-reading")
     kpibot_chromium: str = Field("", description="Chromium for the PDF (default: found on PATH)")
     kpibot_publish_dir: str = Field(

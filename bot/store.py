@@ -7,20 +7,26 @@ PostgreSQL in production), behind this one module.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
     Column,
     DateTime,
+    Integer,
     MetaData,
     String,
     Table,
     create_engine,
     insert,
+    inspect,
     select,
+    text,
     update,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from rules.reminders import Reminder
@@ -32,25 +38,176 @@ ledger_table = Table(
     Column("key", String(500), primary_key=True),
     Column(
         "status", String(20), nullable=False
-    ),  # sending, sent, nothing_missing, superseded, failed
+    ),  # sending, retry, sent, nothing_missing, superseded, expired, unconfirmed, failed
     Column("channel", String(200), nullable=False),
     Column("claimed_at", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True)),
     Column("detail", String(500)),
+    # Delivery you can prove (issue 13); added to an older table by _add_missing_columns.
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("retry_at", DateTime(timezone=True)),  # retry / look in Slack again from then
+    Column("claim", String(40)),  # the token of the run holding a `sending` row
+    Column("channel_id", String(40)),  # where to look for it in Slack's history
 )
 
 
+# A `sending` row is claimed and maybe posted; a `retry` row was certainly not posted and
+# may be claimed again from retry_at. Every other status is final.
+SENDING, RETRY = "sending", "retry"
+SENT, NOTHING_MISSING, SUPERSEDED = "sent", "nothing_missing", "superseded"
+EXPIRED = "expired"  # certainly never posted, and now too late
+UNCONFIRMED = "unconfirmed"  # maybe posted, and Slack's history could not tell before expiry
+PENDING = (SENDING, RETRY)
+
+
+@dataclass(frozen=True)
+class Entry:
+    key: str
+    status: str
+    channel: str
+    attempts: int
+    retry_at: dt.datetime | None
+    channel_id: str
+    detail: str
+
+
+def database_label(url: str) -> str:
+    """The database as people may see it: the password hidden."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _aware(moment: dt.datetime | None) -> dt.datetime | None:
+    # SQLite gives naive datetimes back (as they were stored, in UTC below).
+    return moment.replace(tzinfo=dt.UTC) if moment and moment.tzinfo is None else moment
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(dt.UTC)
+
+
 class Ledger:
+    """What happened to each reminder. Every change is a compare-and-set on one row, so
+    of two processes (or a process and its restart) exactly one holds a reminder."""
+
     def __init__(self, url: str) -> None:
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(url, future=True)
         try:
             metadata.create_all(self.engine)
         except (OperationalError, ProgrammingError):
             # Another process created the table between the check and the CREATE.
             metadata.create_all(self.engine)
+        self._add_missing_columns()
 
-    def claim(self, reminder: Reminder, status: str, now: dt.datetime) -> bool:
-        """True for exactly one caller per reminder key, ever."""
+    def _add_missing_columns(self) -> None:
+        """A ledger written by an older kpibot lacks the delivery columns: add them."""
+        have = {c["name"] for c in inspect(self.engine).get_columns(ledger_table.name)}
+        for column in ledger_table.columns:
+            if column.name in have:
+                continue
+            kind = column.type.compile(self.engine.dialect)
+            default = " NOT NULL DEFAULT 0" if column.name == "attempts" else ""
+            try:
+                with self.engine.begin() as db:
+                    db.execute(
+                        text(
+                            f"ALTER TABLE {ledger_table.name} ADD COLUMN {column.name} {kind}{default}"
+                        )
+                    )
+            except (OperationalError, ProgrammingError):
+                pass  # another process added it first
+
+    def claim(
+        self, reminder: Reminder, now: dt.datetime, lease: dt.timedelta, channel_id: str = ""
+    ) -> str | None:
+        """A token for exactly one caller: the first ever, or the first after a `retry`
+        row's time. The holder must confirm or release it before `now + lease`."""
+        token = uuid.uuid4().hex
+        try:
+            with self.engine.begin() as db:
+                db.execute(
+                    insert(ledger_table).values(
+                        key=reminder.key,
+                        status=SENDING,
+                        channel=reminder.deadline.channel,
+                        claimed_at=_utc(now),
+                        attempts=1,
+                        retry_at=_utc(now + lease),
+                        claim=token,
+                        channel_id=channel_id or None,
+                    )
+                )
+            return token
+        except IntegrityError:
+            pass
+        with self.engine.begin() as db:
+            taken = db.execute(
+                update(ledger_table)
+                .where(
+                    ledger_table.c.key == reminder.key,
+                    ledger_table.c.status == RETRY,
+                    ledger_table.c.retry_at <= _utc(now),
+                )
+                .values(
+                    status=SENDING,
+                    claimed_at=_utc(now),
+                    attempts=ledger_table.c.attempts + 1,
+                    retry_at=_utc(now + lease),
+                    claim=token,
+                    channel_id=channel_id or ledger_table.c.channel_id,
+                )
+            )
+        return token if taken.rowcount == 1 else None
+
+    def take_over(self, key: str, now: dt.datetime, lease: dt.timedelta) -> str | None:
+        """A `sending` row whose holder is gone (crash) or which waits to be looked up in
+        Slack: a token for exactly one caller once its retry_at has come."""
+        token = uuid.uuid4().hex
+        with self.engine.begin() as db:
+            taken = db.execute(
+                update(ledger_table)
+                .where(
+                    ledger_table.c.key == key,
+                    ledger_table.c.status == SENDING,
+                    ledger_table.c.retry_at <= _utc(now),
+                )
+                .values(claim=token, retry_at=_utc(now + lease))
+            )
+        return token if taken.rowcount == 1 else None
+
+    def settle(
+        self,
+        key: str,
+        token: str,
+        status: str,
+        now: dt.datetime,
+        detail: str = "",
+        retry_at: dt.datetime | None = None,
+        channel_id: str = "",
+    ) -> bool:
+        """The holder's outcome: final, `retry` from retry_at, or still `sending` (maybe
+        posted) to be looked up from retry_at. False if the claim was lost meanwhile."""
+        values: dict[str, Any] = {"status": status, "detail": detail[:500]}
+        if status not in PENDING:
+            values |= {"sent_at": _utc(now), "claim": None, "retry_at": None}
+        else:
+            assert retry_at is not None
+            values["retry_at"] = _utc(retry_at)
+        if channel_id:
+            values["channel_id"] = channel_id
+        with self.engine.begin() as db:
+            done = db.execute(
+                update(ledger_table)
+                .where(ledger_table.c.key == key, ledger_table.c.claim == token)
+                .values(**values)
+            )
+        return done.rowcount == 1
+
+    def close(self, reminder: Reminder, status: str, now: dt.datetime, detail: str = "") -> bool:
+        """Final without sending (superseded by a later notice, expired): a new row, or a
+        `retry` row, which nobody holds."""
         try:
             with self.engine.begin() as db:
                 db.execute(
@@ -58,20 +215,46 @@ class Ledger:
                         key=reminder.key,
                         status=status,
                         channel=reminder.deadline.channel,
-                        claimed_at=now,
+                        claimed_at=_utc(now),
+                        sent_at=_utc(now),
+                        detail=detail[:500],
                     )
                 )
             return True
         except IntegrityError:
-            return False
-
-    def mark(self, key: str, status: str, now: dt.datetime, detail: str = "") -> None:
+            pass
         with self.engine.begin() as db:
-            db.execute(
+            done = db.execute(
                 update(ledger_table)
-                .where(ledger_table.c.key == key)
-                .values(status=status, sent_at=now, detail=detail[:500])
+                .where(ledger_table.c.key == reminder.key, ledger_table.c.status == RETRY)
+                .values(status=status, sent_at=_utc(now), detail=detail[:500], retry_at=None)
             )
+        return done.rowcount == 1
+
+    def expire_retry(self, key: str, now: dt.datetime, detail: str) -> bool:
+        """A `retry` row whose reminder is too late now: `expired`, for one caller."""
+        with self.engine.begin() as db:
+            done = db.execute(
+                update(ledger_table)
+                .where(ledger_table.c.key == key, ledger_table.c.status == RETRY)
+                .values(status=EXPIRED, sent_at=_utc(now), detail=detail[:500], retry_at=None)
+            )
+        return done.rowcount == 1
+
+    def entries(self) -> dict[str, Entry]:
+        with self.engine.connect() as db:
+            return {
+                row.key: Entry(
+                    row.key,
+                    row.status,
+                    row.channel,
+                    row.attempts or 0,
+                    _aware(row.retry_at),
+                    row.channel_id or "",
+                    row.detail or "",
+                )
+                for row in db.execute(select(ledger_table))
+            }
 
     def keys(self) -> set[str]:
         with self.engine.connect() as db:

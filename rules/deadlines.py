@@ -16,6 +16,8 @@ _ERA_DATE = re.compile(
     r"^(令和|R)\s*(元|\d{1,2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$", re.I
 )
 DEFAULT_NOTICE_DAYS = (14, 7, 3, 1)
+TARGET, ACTUAL = "目標値", "実績値"
+BOTH = (TARGET, ACTUAL)
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class Deadline:
     notice_days: tuple[int, ...]  # days before the deadline, largest first
     channel: str
     fiscal_year: int | None  # the KPI year it is about; None: every year
+    about: tuple[str, ...] = BOTH  # the columns it is a deadline for (the 対象 column)
 
 
 def parse_date(cell: object) -> dt.date | Problem:
@@ -62,8 +65,21 @@ def parse_notice_days(cell: object) -> tuple[int, ...] | Problem:
     return tuple(days)
 
 
+def parse_about(cell: object) -> tuple[str, ...] | Problem:
+    """The 対象 column: `目標値`, `実績値`, or both (`目標値・実績値`, blank)."""
+    text = normalise_text(str(cell or ""))
+    if not text or text in ("両方", "すべて", "全て"):
+        return BOTH
+    found = tuple(column for column in BOTH if column[:2] in text)
+    if not found or re.sub(r"目標値?|実績値?|[・、,/\sと及び]", "", text):
+        return Problem(
+            f"対象「{cell}」を読めません。「目標値」「実績値」、または空欄（両方）にしてください。"
+        )
+    return found
+
+
 def read_deadline(row: int, cells: dict[str, object]) -> Deadline | list[RowProblem]:
-    """A row of the 期限 tab (keys: 名称, 期限, 通知, チャンネル, 年度)."""
+    """A row of the 期限 tab (keys: 名称, 期限, 通知, チャンネル, 年度, 対象)."""
     problems: list[RowProblem] = []
     name = str(cells.get("名称") or "").strip()
     due = parse_date(cells.get("期限"))
@@ -71,6 +87,7 @@ def read_deadline(row: int, cells: dict[str, object]) -> Deadline | list[RowProb
     channel = str(cells.get("チャンネル") or "").strip()
     year_cell = cells.get("年度")
     year = parse_fiscal_year(year_cell) if isinstance(year_cell, str | int | float) else None
+    about = parse_about(cells.get("対象"))
     if not name:
         problems.append(RowProblem(row, "名称", "名称がありません（例: 実績値の入力期限）。"))
     if isinstance(due, Problem):
@@ -83,14 +100,17 @@ def read_deadline(row: int, cells: dict[str, object]) -> Deadline | list[RowProb
         )
     if isinstance(year, Problem):
         problems.append(RowProblem(row, "年度", year.message))
+    if isinstance(about, Problem):
+        problems.append(RowProblem(row, "対象", about.message))
     if (
         problems
         or isinstance(due, Problem)
         or isinstance(days, Problem)
         or isinstance(year, Problem)
+        or isinstance(about, Problem)
     ):
         return problems
-    return Deadline(row, name, due, days, channel, year)
+    return Deadline(row, name, due, days, channel, year, about)
 
 
 def upcoming(deadlines: Sequence[Deadline], today: dt.date) -> list[Deadline]:
@@ -106,25 +126,44 @@ class MissingEntry:
     project: str
     kpi: str
     missing: tuple[str, ...]  # 目標値, 実績値
+    pending: tuple[str, ...] = ()  # typed 集計中: still owed (only with include_pending)
 
 
-def missing_entries(evaluation: Evaluation, fiscal_year: int | None = None) -> list[MissingEntry]:
+def missing_entries(
+    evaluation: Evaluation,
+    fiscal_year: int | None = None,
+    about: Sequence[str] = BOTH,
+    include_pending: bool = False,
+) -> list[MissingEntry]:
+    """Rows that lack a value of the columns `about` (both by default). With
+    include_pending, a value typed 集計中 is owed too: such rows come with `pending` set."""
     entries = []
     for project in evaluation.projects:
         if fiscal_year is not None and project.fiscal_year != fiscal_year:
             continue
         for result in project.kpis:
             kpi = result.kpi
-            gaps = tuple(
-                label
-                for label, value in (("目標値", kpi.target), ("実績値", kpi.actual))
-                if value.kind is Kind.EMPTY
+            values = [
+                (label, value)
+                for label, value in ((TARGET, kpi.target), (ACTUAL, kpi.actual))
+                if label in about
+            ]
+            gaps = tuple(label for label, value in values if value.kind is Kind.EMPTY)
+            pending = (
+                tuple(label for label, value in values if value.kind is Kind.PENDING)
+                if include_pending
+                else ()
             )
-            if gaps:
+            if gaps or pending:
                 name = f"{kpi_label(kpi.kpi_no)} {kpi.name}".strip()
                 entries.append(
                     MissingEntry(
-                        kpi.row, kpi.department or project.department, project.project, name, gaps
+                        kpi.row,
+                        kpi.department or project.department,
+                        project.project,
+                        name,
+                        gaps,
+                        pending,
                     )
                 )
     return entries

@@ -458,6 +458,7 @@ _DEADLINE_HEADERS = {
     "通知": "通知", "notify": "通知", "notice_days": "通知",
     "チャンネル": "チャンネル", "channel": "チャンネル",
     "年度": "年度", "fiscal_year": "年度",
+    "対象": "対象", "about": "対象", "column": "対象",
 }  # fmt: skip
 _OWNER_HEADERS = {
     "担当課": "担当課", "department": "担当課",
@@ -508,27 +509,55 @@ def read_deadlines(grid: Grid) -> tuple[list[Deadline], list[RowProblem]]:
     return deadlines, problems
 
 
-_MENTION = re.compile(r"<[@!][^>]+>|@[\w.\-ぁ-んァ-ヶ一-龠]+|[UW][A-Z0-9]{6,}|S[A-Z0-9]{6,}")
+_ENTRY_SEPARATOR = re.compile(r"[,、，;；\n]+")
+# Inside one entry, a new mention starts at @, < or an ID: "@田中 太郎 U0123ABCD" is two.
+_NEXT_MENTION = re.compile(r"\s+(?=[@<]|[UWS][A-Z0-9]{6,}(?:\s|$))")
+_ID = re.compile(r"^(?:[UW][A-Z0-9]{6,}|S[A-Z0-9]{6,})$")
+_MARKUP = re.compile(r"^<(?:@[UW][A-Z0-9]+|!subteam\^S[A-Z0-9]+)(?:\|[^>]*)?>$")
+_SPECIAL = re.compile(
+    r"^(?:<!(?!subteam\^)[^>]*>|@(?:channel|here|everyone|チャンネル|全員)$)", re.I
+)
 
 
 def read_owners(grid: Grid) -> tuple[dict[str, tuple[str, ...]], list[RowProblem]]:
-    """担当課 → Slack mentions (user IDs, @handles, <!subteam^…> user groups)."""
+    """担当課 → Slack mentions as typed: user IDs (U0123ABCD), user-group IDs (S0123ABCD),
+    `<@U…>`/`<!subteam^S…>`, `@handle`/`@表示名`/`@ユーザーグループ` (resolved to IDs when a
+    reminder is sent). Entries are separated by 、 , ; or a new line. Special mentions
+    (`<!channel>`, `@here`, …) would ping a whole channel: refused, never passed on."""
     _, rows = read_keyed_rows(grid, _OWNER_HEADERS)
     owners: dict[str, tuple[str, ...]] = {}
     problems: list[RowProblem] = []
     for number, cells in rows:
         department = shown(cells.get("担当課")).strip()
-        text = unicodedata.normalize("NFKC", shown(cells.get("Slack")))
-        mentions = tuple(_MENTION.findall(text))
+        text = unicodedata.normalize("NFKC", shown(cells.get("Slack"))).strip()
+        mentions: list[str] = []
+        for entry in _ENTRY_SEPARATOR.split(text):
+            for token in _NEXT_MENTION.split(entry.strip()):
+                token = token.strip()
+                if not token:
+                    continue
+                if _SPECIAL.match(token):
+                    problems.append(
+                        RowProblem(number, "Slack", f"「{token}」はチャンネル全員への通知になるため使えません。"
+                                   "担当者のユーザーID（U0123ABCD）か @名前 を入力してください。")
+                    )  # fmt: skip
+                elif (
+                    _ID.match(token)
+                    or _MARKUP.match(token)
+                    or (token.startswith("@") and len(token) > 1)
+                ):
+                    mentions.append(token)
+                else:
+                    problems.append(
+                        RowProblem(number, "Slack", f"「{token}」から Slack のメンションを読めません。"
+                                   "ユーザーID（U0123ABCD）、@名前、ユーザーグループ（S0123ABCD か @グループ）を入力してください。")
+                    )  # fmt: skip
         if not department:
             problems.append(RowProblem(number, "担当課", "担当課がありません。"))
-        elif not mentions:
-            problems.append(
-                RowProblem(number, "Slack", f"「{text}」から Slack のメンションを読めません。"
-                           "ユーザーID（U0123ABCD）、@名前、ユーザーグループ（S0123ABCD）を入力してください。")
-            )  # fmt: skip
-        else:
-            owners[department] = mentions
+        elif mentions:
+            owners[department] = tuple(dict.fromkeys(mentions))
+        elif not text:
+            problems.append(RowProblem(number, "Slack", "Slack のメンションがありません。"))
     return owners, problems
 
 

@@ -76,3 +76,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if url is None:
         pytest.skip("no PostgreSQL server (set KPIBOT_TEST_POSTGRES_URL)")
     return url
+
+
+@pytest.fixture(autouse=True)
+def _own_data_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default database lives in the per-user data directory (platformdirs): tests get
+    one of their own instead of the developer's."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))

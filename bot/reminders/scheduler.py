@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from bot.bootstrap import Bot
 from bot.reminders.send import ReminderSender, reminder_client, schedule
 from bot.services import Report
-from bot.store import Ledger
+from bot.store import PENDING, SENDING, Ledger
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +42,10 @@ def send_due_reminders() -> None:
         logger.error("reminder job ran before kpibot's services were set up")
         return
     now = dt.datetime.now(_active.bot.timezone)
-    for outgoing in _active.send_due(now):
-        logger.info("reminder sent: %s", outgoing.reminder.key)
+    run = _active.send_due(now)
+    if _scheduler is not None and not run.complete:
+        # What was not delivered is due again at its retry time (back-off), until expiry.
+        reschedule(_scheduler, _active, run.report)
 
 
 def refresh_schedule() -> None:
@@ -91,14 +93,23 @@ def start(scheduler: BackgroundScheduler, sender: ReminderSender, report: Report
 
 
 def reschedule(scheduler: BackgroundScheduler, sender: ReminderSender, report: Report) -> None:
-    """One job per reminder not yet handled, at its time; jobs of reminders the sheet no
-    longer has are removed. A time that passed while kpibot was down runs at once, if the
-    deadline has not passed (misfire grace = until the reminder expires)."""
+    """One job per reminder not yet handled, at its time (or, for one to retry or to look
+    up in Slack, at its retry time); jobs of reminders the sheet no longer has are removed.
+    A time that passed while kpibot was down runs at once, if the deadline has not passed
+    (misfire grace = until the reminder expires)."""
     now = dt.datetime.now(sender.bot.timezone)
-    done = sender.ledger.keys()
-    wanted = {
-        r.key: r for r in schedule(sender.bot, report) if r.key not in done and r.expires_at > now
-    }
+    entries = sender.ledger.entries()
+    wanted: dict[str, tuple[dt.datetime, dt.datetime]] = {}
+    for r in schedule(sender.bot, report):
+        entry = entries.get(r.key)
+        if entry is not None and entry.status not in PENDING:
+            continue
+        when = max(r.fire_at, entry.retry_at) if entry and entry.retry_at else r.fire_at
+        if r.expires_at > now and when < r.expires_at:
+            wanted[r.key] = (when, r.expires_at)
+    for key, entry in entries.items():  # a claim left open: looked up even if the row left
+        if entry.status == SENDING and key not in wanted and entry.retry_at:
+            wanted[key] = (entry.retry_at, entry.retry_at + dt.timedelta(days=1))
     scheduled = {job.id: job for job in scheduler.get_jobs() if job.id.startswith(REMINDER_JOB)}
     # The scheduler's own thread runs and removes jobs meanwhile: a job gone between the
     # look-up and the change is already what we wanted.
@@ -106,13 +117,13 @@ def reschedule(scheduler: BackgroundScheduler, sender: ReminderSender, report: R
         if job_id.removeprefix(REMINDER_JOB) not in wanted:
             with contextlib.suppress(JobLookupError):
                 job.remove()
-    for key, reminder in wanted.items():
+    for key, (when, expires_at) in wanted.items():
         job = scheduled.get(REMINDER_JOB + key)
-        if job is not None and job.next_run_time == reminder.fire_at:
+        if job is not None and job.next_run_time == when:
             continue  # already there: no write to the job store
-        grace = max(1, int((reminder.expires_at - reminder.fire_at).total_seconds()))
+        grace = max(1, int((expires_at - when).total_seconds()))
         try:
-            _add_reminder_job(scheduler, sender, key, reminder.fire_at, grace)
+            _add_reminder_job(scheduler, sender, key, when, grace)
         except (JobLookupError, ConflictingIdError):
             logger.info(
                 "reminder job %s changed while rescheduling; kept as the scheduler has it", key

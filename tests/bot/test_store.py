@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from bot.store import Ledger
+from bot.store import RETRY, SENDING, SENT, Ledger
 from rules.deadlines import Deadline
 from rules.reminders import Reminder
 
@@ -18,10 +18,65 @@ def a_reminder() -> Reminder:
     return Reminder(deadline, 7, fire, dt.datetime(2026, 12, 12, tzinfo=TOKYO))
 
 
+LEASE = dt.timedelta(minutes=10)
+
+
 def test_a_reminder_is_claimed_once_whichever_ledger_asks(database_url: str) -> None:
     now = dt.datetime(2026, 12, 4, 9, tzinfo=TOKYO)
     first, second = Ledger(database_url), Ledger(database_url)
-    assert first.claim(a_reminder(), "sending", now)
-    assert not second.claim(a_reminder(), "sending", now)
-    first.mark(a_reminder().key, "sent", now)
+    token = first.claim(a_reminder(), now, LEASE)
+    assert token and not second.claim(a_reminder(), now, LEASE)
+    assert first.settle(a_reminder().key, token, SENT, now, "1.2")
     assert [row["status"] for row in second.rows()] == ["sent"]
+    later = now + dt.timedelta(days=1)  # final: nobody claims or takes it over again
+    assert not second.claim(a_reminder(), later, LEASE)
+    assert not second.take_over(a_reminder().key, later, LEASE)
+
+
+def test_a_released_reminder_is_claimed_again_once_from_its_retry_time(database_url: str) -> None:
+    now = dt.datetime(2026, 12, 4, 9, tzinfo=TOKYO)
+    first, second = Ledger(database_url), Ledger(database_url)
+    token = first.claim(a_reminder(), now, LEASE)
+    assert token
+    retry_at = now + dt.timedelta(minutes=2)
+    assert first.settle(a_reminder().key, token, RETRY, now, "refused", retry_at)
+    assert not second.claim(a_reminder(), now + dt.timedelta(minutes=1), LEASE)  # too early
+    again = now + dt.timedelta(minutes=3)
+    tokens = [first.claim(a_reminder(), again, LEASE), second.claim(a_reminder(), again, LEASE)]
+    assert len([t for t in tokens if t]) == 1
+    [entry] = first.entries().values()
+    assert entry.status == SENDING and entry.attempts == 2
+    assert not first.settle(a_reminder().key, token, SENT, again)  # the old claim is void
+
+
+def test_a_claim_left_open_is_taken_over_by_one_caller_after_its_lease(database_url: str) -> None:
+    now = dt.datetime(2026, 12, 4, 9, tzinfo=TOKYO)
+    first, second = Ledger(database_url), Ledger(database_url)
+    assert first.claim(a_reminder(), now, LEASE, "C0KPI0001")  # …and the process dies
+    assert not second.take_over(a_reminder().key, now + LEASE / 2, LEASE)
+    after = now + LEASE
+    taken = [
+        first.take_over(a_reminder().key, after, LEASE),
+        second.take_over(a_reminder().key, after, LEASE),
+    ]
+    assert len([t for t in taken if t]) == 1
+    [entry] = second.entries().values()
+    assert entry.channel_id == "C0KPI0001" and entry.retry_at == after + LEASE
+
+
+def test_an_older_ledger_table_gets_the_new_columns(database_url: str) -> None:
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(database_url)
+    with engine.begin() as db:
+        db.execute(sqlalchemy.text(
+            "CREATE TABLE kpibot_reminder_ledger (key VARCHAR(500) PRIMARY KEY, status VARCHAR(20)"
+            " NOT NULL, channel VARCHAR(200) NOT NULL, claimed_at TIMESTAMP NOT NULL,"
+            " sent_at TIMESTAMP, detail VARCHAR(500))"
+        ))  # fmt: skip
+        db.execute(sqlalchemy.text(
+            "INSERT INTO kpibot_reminder_ledger VALUES ('old|key', 'sent', '#kpi', '2025-12-01 00:00:00', NULL, '')"
+        ))  # fmt: skip
+    ledger = Ledger(database_url)
+    assert ledger.entries()["old|key"].status == SENT
+    assert ledger.claim(a_reminder(), dt.datetime(2026, 12, 4, 9, tzinfo=TOKYO), LEASE)

@@ -32,11 +32,13 @@ class LocalServer:
             def do_PUT(self) -> None:
                 server.handle(self, "PUT")
 
+        self._handler = Handler
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
+        self._port = int(self._server.server_address[1])
 
     def handle(self, request: BaseHTTPRequestHandler, method: str) -> None:
         raise NotImplementedError
@@ -49,10 +51,24 @@ class LocalServer:
         self._server.shutdown()
         self._server.server_close()
 
+    def go_down(self) -> None:
+        """Stop listening: connections are refused (ECONNREFUSED), as for a server that is
+        down, until come_back()."""
+        self._server.shutdown()
+        self._server.server_close()
+
+    def come_back(self) -> None:
+        """Listen again on the same port."""
+        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), self._handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"http://127.0.0.1:{self._port}"
 
 
 def send(

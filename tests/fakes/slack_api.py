@@ -2,19 +2,28 @@
 
 It answers what slack_sdk's WebClient sends (auth.test, chat.postMessage,
 chat.postEphemeral, chat.update, views.publish, views.open, users.info,
-conversations.open, and apps.connections.open for Socket Mode) with Slack's own JSON
-shapes, checks the bot token, records every call, answers 429 with Retry-After on demand,
-and takes the POSTs that Bolt's respond() sends to a command's or action's response_url
-(`/response/<id>`).
+conversations.open, apps.connections.open for Socket Mode, and the read methods
+conversations.history, conversations.list, users.list, usergroups.list, which slack_sdk
+calls with GET) with Slack's own JSON shapes, checks the bot token, records every call,
+answers 429 with Retry-After on demand, and takes the POSTs that Bolt's respond() sends to
+a command's or action's response_url (`/response/<id>`).
 
 Every message and view is held to Slack's own checks (tests/fakes/slack_contract.py): one
 Slack would refuse is answered `invalid_blocks` (or `msg_too_long`) as Slack answers it,
 kept in `rejected`, and fails the test when the server stops, unless the test took it out
 with `take_rejected()` because it sent it on purpose.
+
+For the reminder tests it also keeps each channel's history with message metadata, can be
+down (connections refused: go_down/come_back), can post a message and then answer too late
+(`stall`, a client time-out after the request was sent), can answer 5xx without posting
+(`fail`), and pages lists as Slack documents: at most `page_cap` items per page whatever
+the limit ("fewer than the requested number of items may be returned"), with
+response_metadata.next_cursor.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -44,8 +53,16 @@ class FakeSlackApi(LocalServer):
         self.calls: list[Call] = []
         self.rate_limits: dict[str, list[str]] = {}  # method → Retry-After values to answer
         self.users: dict[str, dict[str, Any]] = {}
+        self.usergroups: list[dict[str, Any]] = []
+        self.channels: dict[str, str] = {"kpi": "C0KPI0001", "kpi-annual": "C0KPI0002"}
+        self.history: dict[str, list[dict[str, Any]]] = {}  # channel ID → messages, oldest first
+        self.scopes = {"channels:history", "groups:history", "channels:read", "groups:read"}
+        self.page_cap = 100
+        self.stalls: list[float] = []  # chat.postMessage: post, then wait this long to answer
+        self.failures: list[int] = []  # chat.postMessage: answer this 5xx, post nothing
         self.arrived = threading.Condition()
-        self._ts = 1_700_000_000
+        self._ts = 0.0
+        self._lock = threading.Lock()
         self.rejected: list[tuple[str, list[str]]] = []  # (method, Slack's objections)
         self.socket_url = ""  # what apps.connections.open answers (a stand-in Socket Mode server)
 
@@ -66,6 +83,21 @@ class FakeSlackApi(LocalServer):
     def response_url(self, name: str) -> str:
         return f"{self.url}/response/{name}"
 
+    def stall(self, *seconds: float) -> None:
+        self.stalls.extend(seconds)
+
+    def fail(self, *statuses: int) -> None:
+        self.failures.extend(statuses)
+
+    def posted_keys(self) -> list[str]:
+        """The reminder key of every message posted (and kept) in any channel."""
+        return [
+            str(m["metadata"]["event_payload"]["key"])
+            for messages in list(self.history.values())
+            for m in list(messages)
+            if m.get("metadata", {}).get("event_type") == "kpibot_reminder"
+        ]
+
     def rate_limit(self, method: str, *retry_after: str) -> None:
         self.rate_limits.setdefault(method, []).extend(retry_after)
 
@@ -84,7 +116,7 @@ class FakeSlackApi(LocalServer):
     # -- HTTP -------------------------------------------------------------------
 
     def handle(self, request: BaseHTTPRequestHandler, method: str) -> None:
-        if method != "POST":
+        if method not in ("POST", "GET"):
             return send(request, 405, b'{"ok": false, "error": "method_not_supported"}')
         length = int(request.headers.get("Content-Length") or 0)
         raw = request.rfile.read(length).decode() if length else ""
@@ -94,6 +126,8 @@ class FakeSlackApi(LocalServer):
             if "json" in kind and raw
             else {k: v[0] for k, v in urllib.parse.parse_qs(raw).items()}
         )
+        query = urllib.parse.urlsplit(request.path).query
+        args |= {k: v[0] for k, v in urllib.parse.parse_qs(query).items()}
         path = urllib.parse.urlsplit(request.path).path
         if path.startswith("/response/"):
             problems = [] if args.get("delete_original") else message_problems(args)
@@ -126,8 +160,14 @@ class FakeSlackApi(LocalServer):
             self._record(f"{method}:invalid", args)
             error = "msg_too_long" if problems[0].startswith("msg_too_long") else "invalid_blocks"
             return self._json(request, {"ok": False, "error": error, "errors": problems})
+        if method == "chat.postMessage" and self.failures:
+            status = self.failures.pop(0)
+            self.calls.append(Call(f"{status}:{method}", args))
+            return send(request, status, b"<html>upstream error</html>", "text/html")
         answer = self._answer(method, args)
         self._record(method, args)
+        if method == "chat.postMessage" and self.stalls:
+            time.sleep(self.stalls.pop(0))  # posted; the answer comes after the client gave up
         self._json(request, answer)
 
     @staticmethod
@@ -152,23 +192,107 @@ class FakeSlackApi(LocalServer):
                 return {"ok": False, "error": "channel_not_found"}
             if not args.get("text") and not args.get("blocks"):
                 return {"ok": False, "error": "no_text"}
-            self._ts += 1
-            return {
-                "ok": True,
-                "channel": args["channel"],
-                "ts": args.get("ts") or f"{self._ts}.000100",
-            }
+            blocks = args.get("blocks")
+            if isinstance(blocks, str):
+                blocks = json.loads(blocks)
+            if method == "chat.update":
+                return {"ok": True, "channel": args["channel"], "ts": args.get("ts")}
+            return self._post(args, blocks)
         if method == "chat.postEphemeral":
-            return {"ok": True, "message_ts": f"{self._ts}.000200"}
+            return {"ok": True, "message_ts": f"{int(self._ts)}.000200"}
         if method in ("views.publish", "views.open", "views.update", "views.push"):
             view = args["view"] if isinstance(args["view"], dict) else json.loads(args["view"])
-            return {"ok": True, "view": view | {"id": "V0KPIBOT", "hash": f"{self._ts}.h"}}
+            return {"ok": True, "view": view | {"id": "V0KPIBOT", "hash": f"{int(self._ts)}.h"}}
         if method == "users.info":
             user = self.users.get(str(args.get("user")))
             return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": "D" + str(args.get("users", "X")).split(",")[0]}}
+        if method == "conversations.history":
+            return self._history(args)
+        if method == "conversations.list":
+            channels = [
+                {"id": cid, "name": name, "is_channel": True, "is_private": False,
+                 "is_archived": False}
+                for name, cid in sorted(self.channels.items())
+            ]  # fmt: skip
+            return self._page(args, "channels", channels)
+        if method == "users.list":
+            return self._page(args, "members", list(self.users.values()))
+        if method == "usergroups.list":  # not paged: Slack returns every group at once
+            groups = [g for g in self.usergroups if _true(args.get("include_disabled"))
+                      or not g.get("date_delete")]  # fmt: skip
+            return {"ok": True, "usergroups": groups}
         return {"ok": False, "error": "unknown_method"}
+
+    def _channel(self, name: str) -> str:
+        """A channel's ID from a name (#kpi) as chat.postMessage takes it; an ID as it is."""
+        if name[:1] in ("C", "G", "D") and name[1:].isalnum() and name.isupper():
+            return name
+        plain = name.removeprefix("#")
+        return self.channels.setdefault(plain, f"C0{abs(hash(plain)) % 10**8:08d}")
+
+    def _post(self, args: dict[str, Any], blocks: Any) -> dict[str, Any]:
+        channel = self._channel(str(args["channel"]))
+        with self._lock:
+            self._ts = max(time.time(), self._ts + 0.000001)
+            ts = f"{self._ts:.6f}"
+            message: dict[str, Any] = {"type": "message", "user": BOT_USER,
+                                       "bot_id": "BKPIBOT01", "text": args.get("text", ""),
+                                       "ts": ts}  # fmt: skip
+            if blocks is not None:
+                message["blocks"] = blocks
+            metadata = args.get("metadata")
+            if isinstance(metadata, str):
+                metadata = json.loads(metadata)
+            if metadata:
+                message["metadata"] = metadata
+            self.history.setdefault(channel, []).append(message)
+        return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """conversations.history as documented: an ID only, newest first, `oldest`/`latest`
+        exclusive unless `inclusive`, metadata only with include_all_metadata, and a
+        *:history scope."""
+        channel = str(args.get("channel", ""))
+        if channel not in self.channels.values():
+            return {"ok": False, "error": "channel_not_found"}
+        if "channels:history" not in self.scopes:
+            return {"ok": False, "error": "missing_scope", "needed": "channels:history",
+                    "provided": ",".join(sorted(self.scopes))}  # fmt: skip
+        inclusive = _true(args.get("inclusive"))
+        oldest, latest = float(args.get("oldest") or 0), float(args.get("latest") or 9e12)
+        messages = [
+            m
+            for m in reversed(self.history.get(channel, []))
+            if (oldest <= float(m["ts"]) <= latest)
+            and (inclusive or float(m["ts"]) not in (oldest, latest))
+        ]
+        if not _true(args.get("include_all_metadata")):
+            messages = [{k: v for k, v in m.items() if k != "metadata"} for m in messages]
+        answer = self._page(args, "messages", messages, default_limit=100)
+        answer["has_more"] = bool(answer["response_metadata"]["next_cursor"])
+        answer["pin_count"] = 0
+        return answer
+
+    def _page(
+        self, args: dict[str, Any], key: str, items: list[Any], default_limit: int = 1000
+    ) -> dict[str, Any]:
+        start = 0
+        if args.get("cursor"):
+            try:
+                start = int(base64.b64decode(str(args["cursor"])).decode().removeprefix("next:"))
+            except ValueError:
+                return {"ok": False, "error": "invalid_cursor"}
+        limit = min(int(args.get("limit") or default_limit), self.page_cap)
+        page = items[start : start + limit]
+        more = start + limit < len(items)
+        cursor = base64.b64encode(f"next:{start + limit}".encode()).decode() if more else ""
+        return {"ok": True, key: page, "response_metadata": {"next_cursor": cursor}}
 
     def _json(self, request: BaseHTTPRequestHandler, answer: dict[str, Any]) -> None:
         send(request, 200, json.dumps(answer).encode(), "application/json")
+
+
+def _true(value: object) -> bool:
+    return str(value).lower() in ("1", "true")
