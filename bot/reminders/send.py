@@ -305,7 +305,12 @@ class ReminderSender:
             entries = self.ledger.entries()
             for entry in entries.values():  # due, not sent, and not this run's to try yet
                 reminder = reminders.get(entry.key)
-                if entry.retry_at and entry.retry_at > now and reminder and reminder.expires_at > now:
+                if (
+                    entry.retry_at
+                    and entry.retry_at > now
+                    and reminder
+                    and reminder.expires_at > now
+                ):
                     at = entry.retry_at.astimezone(now.tzinfo)
                     waits = Attempt(entry.key, label(reminder), entry.detail, at)
                     if entry.status == RETRY:

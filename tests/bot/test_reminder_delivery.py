@@ -118,7 +118,7 @@ def test_slack_refusing_the_channel_is_certainly_not_posted_and_retried(
             client=None, http_verb="POST", api_url="", req_args={}, data=body,  # type: ignore[arg-type]
             headers={}, status_code=status,
         )  # fmt: skip
-        return SlackApiError("refused", response)
+        return SlackApiError("refused", response)  # type: ignore[no-untyped-call]
 
     assert classify(refused(200, {"ok": False, "error": "not_in_channel"}))[0].value == "not_posted"
     assert classify(refused(403, {"ok": False, "error": "forbidden"}))[0].value == "not_posted"
