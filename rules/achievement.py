@@ -22,10 +22,13 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from enum import Enum
 
 from rules.models import Achievement, Direction, Field, KpiRow, Method, RateStatus
-from rules.values import Kind, Value
+from rules.values import SAFE, Kind, Value
 
 _TENTH = Decimal("0.1")
 _HUNDRED = Decimal(100)
+# Rates at or past 10^12 % (a target typed in the wrong unit, say) are reported, not shown:
+# no table shows them and quantizing them needs more digits than a context has.
+MAX_RATE_DIGITS = 12
 
 
 class Rounding(Enum):
@@ -60,11 +63,16 @@ def achievement_rate(kpi: KpiRow, rounding: Rounding = Rounding.TRUNCATE) -> Ach
 _ZERO_TARGET = "目標値が0のため達成率を計算できません"
 _ZERO_ACTUAL = "減少目標で実績値が0のため達成率を計算できません"
 _SAME_BASELINE = "目標値と基準値が同じため達成率を計算できません"
+_TOO_LARGE = (
+    "達成率が大きすぎて表示できません（1兆%以上）。目標値と実績値の単位・桁を確認してください"
+)
 _AWAY = "目標と逆の方向に動いたため「—」（0%として評価）"
 
 
 def _rate(numerator: Decimal, denominator: Decimal, rounding: Rounding) -> Achievement:
-    rate = numerator * _HUNDRED / denominator
+    rate = SAFE.divide(SAFE.multiply(numerator, _HUNDRED), denominator)
+    if not rate.is_finite() or rate.adjusted() >= MAX_RATE_DIGITS:
+        return Achievement(RateStatus.UNDEFINED, reason=_TOO_LARGE)
     if rate < 0:
         return Achievement(RateStatus.NEGATIVE, reason=_AWAY)
     return Achievement(RateStatus.OK, rounding.apply(rate))
@@ -78,7 +86,7 @@ def _baseline_rate(kpi: KpiRow, rounding: Rounding) -> Achievement:
         )
     if target == baseline:
         return Achievement(RateStatus.UNDEFINED, reason=_SAME_BASELINE)
-    return _rate(actual - baseline, target - baseline, rounding)
+    return _rate(SAFE.subtract(actual, baseline), SAFE.subtract(target, baseline), rounding)
 
 
 def _why_no_rate(needed: tuple[tuple[str, Value], ...]) -> Achievement:

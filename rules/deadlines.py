@@ -32,7 +32,22 @@ class Deadline:
 
 
 def parse_date(cell: object) -> dt.date | Problem:
-    """`2026/12/11`, `2026-12-11`, `2026年12月11日`, `令和8年12月11日`, or a date cell."""
+    """`2026/12/11`, `2026-12-11`, `2026年12月11日`, `令和8年12月11日`, or a date cell,
+    between 2000 and 2100: 9999/12/31 and 0001/01/01 are placeholders for "undecided", and
+    the notice days before them are not dates Python can hold."""
+    date = _parse_date(cell)
+    if isinstance(date, dt.date) and not FIRST_YEAR <= date.year <= LAST_YEAR:
+        return Problem(
+            f"期限「{cell}」は{FIRST_YEAR}年から{LAST_YEAR}年の日付にしてください"
+            "（未定なら行を空けておくか、決まってから入力してください）。"
+        )
+    return date
+
+
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
+def _parse_date(cell: object) -> dt.date | Problem:
     if isinstance(cell, dt.datetime):
         return cell.date()
     if isinstance(cell, dt.date):
@@ -55,7 +70,8 @@ def parse_notice_days(cell: object) -> tuple[int, ...] | Problem:
     if not text:
         return DEFAULT_NOTICE_DAYS
     parts = [p for p in re.split(r"[,、\s]+", text.replace("日前", "").replace("日", "")) if p]
-    if not parts or not all(p.isdigit() for p in parts):
+    # ASCII digits, at most 4 (int() refuses a 4,300-digit part; ² is a digit to isdigit)
+    if not parts or not all(p.isascii() and p.isdigit() and len(p) <= 4 for p in parts):
         return Problem(
             f"通知「{cell}」を読めません。期限の何日前に知らせるかを「14,7,3,1」のように入力してください。"
         )

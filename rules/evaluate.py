@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from operator import attrgetter
 
 import msgspec
@@ -25,7 +25,7 @@ from rules.models import (
 )
 from rules.rulesets import RatedKpi, RuleSet, level_of, pending_rating
 from rules.validate import validate_row
-from rules.values import Kind
+from rules.values import SAFE, Kind
 
 _CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
 
@@ -40,6 +40,13 @@ def kpi_label(number: int) -> str:
 def evaluate(
     rows: Iterable[RawRow], ruleset: RuleSet, rounding: Rounding = Rounding.TRUNCATE
 ) -> Evaluation:
+    # Values are bounded when read; should a sum or a quotient still leave the range, the
+    # context gives NaN or Infinity instead of raising through the whole run.
+    with localcontext(SAFE):
+        return _evaluate(rows, ruleset, rounding)
+
+
+def _evaluate(rows: Iterable[RawRow], ruleset: RuleSet, rounding: Rounding) -> Evaluation:
     problems: list[RowProblem] = []
     projects: dict[tuple[int, str], list[KpiRow]] = {}
     for raw in rows:

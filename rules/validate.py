@@ -17,12 +17,14 @@ import msgspec
 from rules.models import Direction, Field, KpiRow, Method, RawRow, RowProblem, Severity
 from rules.values import (
     EMPTY,
+    SAFE,
     Cell,
     Kind,
     Problem,
     Value,
     cell_text,
     normalise_text,
+    out_of_bounds,
     parse_fiscal_year,
     parse_kpi_number,
     parse_value,
@@ -213,9 +215,12 @@ def _value(
         return Value(Kind.INVALID, text=cell_text(cell))
     if base_unit and not parsed.unit and parsed.number is not None:
         # A bare number is in the unit of the 単位 column (千円: thousands of yen).
-        return msgspec.structs.replace(
-            parsed, number=parsed.number * scale, unit=base_unit, scaled=True
-        )
+        number = SAFE.multiply(parsed.number, scale)
+        if too_large := out_of_bounds(number, parsed.text):
+            problem(column, too_large.message)
+            invalid.add(column)
+            return Value(Kind.INVALID, text=cell_text(cell))
+        return msgspec.structs.replace(parsed, number=number, unit=base_unit, scaled=True)
     return parsed
 
 

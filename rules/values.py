@@ -11,7 +11,7 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from enum import Enum
 from functools import lru_cache
 
@@ -59,6 +59,45 @@ class Value(msgspec.Struct, frozen=True, gc=False):
 
 EMPTY = Value(Kind.EMPTY)
 
+# The bounded domain of a KPI value. No KPI plausibly has more than 15 significant digits
+# (what a double and every spreadsheet keep) or reaches 10^18 (a quintillion yen) once its
+# units are applied; such a cell is a typo or an attack, and Decimal arithmetic on it
+# raises (InvalidOperation, Overflow) or int() refuses it (over 4,300 digits).
+MAX_DIGITS = 15
+MAX_MAGNITUDE = 18  # |number| < 10**18
+MIN_EXPONENT = -15  # no digit below 10**-15
+MAX_TEXT = 200  # characters in a value cell; anything longer is not a number
+# A context that cannot raise: the rules' arithmetic on bounded values stays far inside it,
+# and should anything slip through, the result is NaN or Infinity, which callers check,
+# never an exception that stops the whole run.
+SAFE = Context(prec=28, Emax=999_999, Emin=-999_999, traps=[])
+
+
+def out_of_bounds(number: Decimal, raw: str) -> Problem | None:
+    """Why `number` (typed as `raw`) is outside the bounded domain, or None."""
+    if not number.is_finite():
+        return Problem("数値として読めない値です（NaN/無限大）。")
+    if not number:
+        return None
+    shown = raw if len(raw) <= 30 else raw[:30] + "…"
+    if number.adjusted() >= MAX_MAGNITUDE:
+        return Problem(
+            f"「{shown}」は大きすぎます（絶対値10の18乗未満まで）。単位と桁を確認してください。"
+        )
+    _, digits, exponent = number.normalize(SAFE).as_tuple()
+    assert isinstance(exponent, int)  # finite
+    if len(digits) > MAX_DIGITS or exponent < MIN_EXPONENT:
+        return Problem(
+            f"「{shown}」は桁数が多すぎます（有効数字{MAX_DIGITS}桁、小数点以下15桁まで）。"
+        )
+    return None
+
+
+def _bounded(value: Value) -> Value | Problem:
+    assert value.number is not None
+    return out_of_bounds(value.number, value.text) or value
+
+
 _PENDING = re.compile("集計中|未集計|調査中|確定前|未確定|算定中")
 # After NFKC, the full-width minus (－) has become "-" already.
 _NOT_APPLICABLE = frozenset(
@@ -66,6 +105,7 @@ _NOT_APPLICABLE = frozenset(
 )
 _MINUS_SIGNS = "△▲-−"
 _MULTIPLIERS = {"十": 10, "百": 100, "千": 1_000, "万": 10_000, "億": 10**8, "兆": 10**12}
+_MULTIPLIER_EXPONENTS = {char: len(str(factor)) - 1 for char, factor in _MULTIPLIERS.items()}
 _MULTIPLIER_UNIT = re.compile(r"([十百千万億兆]+)(.*)", re.DOTALL)
 _ONE = Decimal(1)
 # A number: digits with optional thousands separators (a stray space after the comma is
@@ -100,12 +140,18 @@ def parse_value(cell: Cell) -> Value | Problem:
     if isinstance(cell, int | Decimal):
         if isinstance(cell, Decimal) and not cell.is_finite():
             return Problem("数値として読めない値です（NaN/無限大）。")
-        return Value(Kind.NUMBER, Decimal(cell), text=str(cell))
+        # str() of a huge int refuses over 4,300 digits: bound it before it is shown
+        if isinstance(cell, int) and not -(10**MAX_MAGNITUDE) < cell < 10**MAX_MAGNITUDE:
+            return Problem(
+                "数値が大きすぎます（絶対値10の18乗未満まで）。単位と桁を確認してください。"
+            )
+        return _bounded(Value(Kind.NUMBER, Decimal(cell), text=str(cell)))
     if isinstance(cell, float):
         if cell != cell or cell in (float("inf"), float("-inf")):
             return Problem("数値として読めない値です（NaN/無限大）。")
-        # repr of a float is the shortest string that round-trips: 73.3, not 73.299999…
-        return Value(Kind.NUMBER, Decimal(repr(cell)), text=repr(cell))
+        # 15 significant digits, as a spreadsheet shows it: 73.3, not 73.299999…, and 0.3
+        # for a formula's 0.30000000000000004
+        return _bounded(Value(Kind.NUMBER, Decimal(f"{cell:.15g}"), text=repr(cell)))
     if not isinstance(cell, str):
         return Problem(f"「{cell}」は数値として読めません。")
     return parse_text(cell)
@@ -114,6 +160,8 @@ def parse_value(cell: Cell) -> Value | Problem:
 def parse_text(raw: str) -> Value | Problem:
     """parse_value for a text cell (the usual case). Not cached: KPI values are mostly
     distinct, so a cache costs more in misses and memory than its hits give back."""
+    if len(raw) > MAX_TEXT:  # a pasted paragraph or a 4,300-digit number: not a KPI value
+        return Problem(f"「{raw[:20]}…」は長すぎて数値として読めません（{MAX_TEXT}文字まで）。")
     text = normalise_text(raw)
     if not text:
         return EMPTY
@@ -127,8 +175,8 @@ def parse_text(raw: str) -> Value | Problem:
         if minus:
             number = -number
         if multiplier:  # 14万人 = 140,000人; 30,001百万円 = 30,001,000,000円
-            number *= unit_scale(multiplier)[0]
-        return Value(Kind.NUMBER, number, unit, "", False, raw)
+            number = SAFE.multiply(number, unit_scale(multiplier)[0])
+        return _bounded(Value(Kind.NUMBER, number, unit, "", False, raw))
     return read_text(text, raw)
 
 
@@ -193,25 +241,25 @@ def unit_scale(unit: str) -> tuple[Decimal, str]:
     match = _MULTIPLIER_UNIT.fullmatch(unit)
     if not match:
         return _ONE, unit
-    factor = 1
-    for char in match.group(1):
-        factor *= _MULTIPLIERS[char]
-    return Decimal(factor), match.group(2)
+    # Powers of ten add up: 百万 = 10^(2+6). As an exponent, not a product of ints, so that
+    # tens of thousands of 兆 cost nothing (the bounds then refuse the value).
+    exponent = sum(_MULTIPLIER_EXPONENTS[char] for char in match.group(1))
+    return Decimal((0, (1,), exponent)), match.group(2)
 
 
-def _number_value(number: Decimal, unit: str, note: str, raw: str) -> Value:
+def _number_value(number: Decimal, unit: str, note: str, raw: str) -> Value | Problem:
     if unit and unit[0] in _MULTIPLIERS:  # 14万人 = 140,000人; 30,001百万円 = 30,001,000,000円
         factor, unit = unit_scale(unit)
-        number *= factor
-    return Value(Kind.NUMBER, number, unit, note, "速報" in note, raw)
+        number = SAFE.multiply(number, factor)
+    return _bounded(Value(Kind.NUMBER, number, unit, note, "速報" in note, raw))
 
 
 def _whole(number: int | float | Decimal) -> int | None:
     """The number as an int when it is a finite whole number (2023.0 → 2023)."""
     if isinstance(number, float) and not math.isfinite(number):
         return None
-    if isinstance(number, Decimal) and not number.is_finite():
-        return None
+    if isinstance(number, Decimal) and (not number.is_finite() or number.adjusted() > 18):
+        return None  # int() of 1E+999999 takes minutes
     return int(number) if number == int(number) else None
 
 
@@ -290,8 +338,11 @@ def format_fiscal_year(year: int) -> str:
 
 def format_number(number: Decimal) -> str:
     """12345.6 → 12,345.6 (for messages and answers)."""
-    if number == number.to_integral_value():
-        return f"{int(number):,}"
+    if not number.is_finite():
+        return str(number)
+    if number == number.to_integral_value(context=SAFE):
+        # not int(): str() of an int refuses over 4,300 digits
+        return f"{number.to_integral_value(context=SAFE):,f}"
     return f"{number:,}"
 
 
@@ -301,6 +352,6 @@ def cell_text(cell: Cell) -> str:
         return cell.strip()
     if cell is None:
         return ""
-    if isinstance(cell, float) and cell == int(cell):
+    if isinstance(cell, float) and cell.is_integer():  # int(cell) raises for NaN and inf
         return str(int(cell))
     return str(cell).strip()
