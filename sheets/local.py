@@ -11,16 +11,15 @@ import datetime as dt
 import io
 import os
 import tempfile
-import zipfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 from openpyxl.cell.cell import TYPE_STRING, Cell
-from openpyxl.utils.exceptions import InvalidFileException
 
 from sheets.backend import ConcurrentEditError, SheetError, WorkbookSnapshot, apply_writes
+from sheets.limits import READ_ERRORS, check_csv, check_workbook
 from sheets.schema import SUMMARY_TAB, Grid, SheetCell, WriteSet
 
 
@@ -76,6 +75,7 @@ class XlsxBackend:
 
     def read(self) -> WorkbookSnapshot:
         try:
+            check_workbook(self.path)  # sheets/limits: refuse a hostile file before loading it
             version = _version(self.path)
             tabs, formulas = self._load(data_only=False)
             if formulas:  # the values of formula cells are the cached results
@@ -85,7 +85,7 @@ class XlsxBackend:
                     tabs[tab][row][col] = value if value is not None else tabs[tab][row][col]
         except FileNotFoundError as error:
             raise SheetError(f"ファイル {self.path} が見つかりません。", str(self.path)) from error
-        except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as error:
+        except READ_ERRORS as error:
             raise SheetError(
                 f"{self.path.name} を .xlsx ファイルとして開けません（{error}）。", str(self.path)
             ) from error
@@ -167,6 +167,7 @@ class CsvBackend:
     def read(self) -> WorkbookSnapshot:
         version = ""
         try:
+            check_csv(self.path)  # sheets/limits: refuse a file out of proportion
             version = _version(self.path)
             tabs = {"KPI": self._read_grid(self.path)[0]}
             if self.summary_path.exists():
