@@ -13,7 +13,7 @@ from bot.questions import Answer, ProjectIndex, answer
 from bot.services import Report, SnapshotCache
 from bot.settings import GOOGLE_SHEETS_API_URL, Settings, SettingsError
 from rules.achievement import Rounding
-from rules.rulesets import RULESETS, Naikakufu, PassFail, RuleSet
+from rules.rulesets import RULESETS, Kokka, Naikakufu, PassFail, RuleSet
 from sheets.backend import SheetBackend
 from sheets.google import GoogleSheetsBackend, RetryPolicy, load_credentials, spreadsheet_id
 from sheets.local import LOCAL_SUFFIXES, open_local
@@ -56,6 +56,8 @@ def configured_ruleset(settings: Settings) -> RuleSet:
         )
     if isinstance(ruleset, PassFail):
         return replace(ruleset, hit_threshold=settings.kpibot_threshold_hit)
+    if isinstance(ruleset, Kokka):
+        return replace(ruleset, mostly_threshold=settings.kpibot_threshold_mostly)
     return ruleset
 
 

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     kpibot_threshold_hit: Decimal = Field(Decimal(100), gt=0, le=1000)
     kpibot_threshold_fail: Decimal = Field(Decimal(80), ge=0, le=1000)
     kpibot_threshold_mean: Decimal = Field(Decimal(80), ge=0, le=1000)
+    # kokka: 相当程度効果があった when the KPIs reached this much on average (7〜8割 in print).
+    kpibot_threshold_mostly: Decimal = Field(Decimal(80), gt=0, le=100)
     kpibot_timezone: str = "Asia/Tokyo"
     kpibot_database_url: str = Field(default_factory=default_database_url)
     kpibot_sheets_api_url: str = GOOGLE_SHEETS_API_URL

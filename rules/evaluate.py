@@ -12,10 +12,12 @@ from rules.achievement import Rounding, achievement_rate
 from rules.judgement import project_judgement
 from rules.models import (
     Achievement,
+    Direction,
     Evaluation,
     Field,
     KpiResult,
     KpiRow,
+    Method,
     ProjectResult,
     RateStatus,
     Rating,
@@ -101,10 +103,14 @@ def _result(
     kpi: KpiRow, ruleset: RuleSet, rounding: Rounding, problems: list[RowProblem]
 ) -> KpiResult:
     achievement = achievement_rate(kpi, rounding)
-    if achievement.status is RateStatus.UNDEFINED:
+    status = achievement.status
+    if status is RateStatus.UNDEFINED or status is RateStatus.MARK_ONLY:
         problems.append(RowProblem(kpi.row, "", achievement.reason, Severity.WARNING))
-    rate = achievement.rating_rate
-    achieved = None if rate is None else rate >= ruleset.hit_threshold
+    if status is RateStatus.MARK_ONLY:
+        achieved: bool | None = achievement.met  # the mark alone: no rate means anything
+    else:
+        rate = achievement.rating_rate
+        achieved = None if rate is None else rate >= ruleset.hit_threshold
     reported = kpi.reported_rate
     if reported is not None:
         computed = achievement.display()
@@ -114,8 +120,7 @@ def _result(
             typed = "—"
         else:
             typed = ""
-        settled = achievement.status in (RateStatus.OK, RateStatus.NEGATIVE, RateStatus.UNDEFINED)
-        if typed and settled and typed != computed:
+        if typed and status in _SETTLED and typed != computed:
             problems.append(
                 RowProblem(
                     kpi.row,
@@ -126,9 +131,25 @@ def _result(
     return KpiResult(kpi, achievement, achieved)
 
 
+_SETTLED = (RateStatus.OK, RateStatus.NEGATIVE, RateStatus.UNDEFINED, RateStatus.MARK_ONLY)
+
+
+def _improved(kpi: KpiRow) -> bool | None:
+    """Better than 事業開始前 (the kokka rule set asks): the actual beyond the baseline in
+    the KPI's direction; an increment is the change itself. None: nothing to compare."""
+    actual = kpi.actual.number
+    if actual is None:
+        return None
+    baseline = Decimal(0) if kpi.method is Method.INCREMENT else kpi.baseline.number
+    if baseline is None:
+        return None
+    return actual > baseline if kpi.direction is Direction.UP else actual < baseline
+
+
 def _rate(kpis: tuple[KpiResult, ...], ruleset: RuleSet) -> Rating:
     rated: list[RatedKpi] = []
     waiting: list[tuple[str, Achievement]] = []
+    marks_only: list[str] = []
     for result in kpis:
         label = kpi_label(result.kpi.kpi_no)
         if result.achievement.blocks_rating:
@@ -136,8 +157,19 @@ def _rate(kpis: tuple[KpiResult, ...], ruleset: RuleSet) -> Rating:
             continue
         rate = result.achievement.rating_rate
         if rate is not None:
-            rated.append((label, rate))
+            has_rate = result.achievement.status is not RateStatus.MARK_ONLY
+            if not has_rate:
+                marks_only.append(label)
+            rated.append(RatedKpi(label, rate, result.achieved, has_rate, _improved(result.kpi)))
     rating = ruleset.rate(rated)
+    if marks_only and rating.level is not None:
+        labels = "、".join(marks_only)
+        rating = msgspec.structs.replace(
+            rating,
+            explanation=f"{rating.explanation}（{labels}は達成率なし: ○を100%、×を0%として計算）",
+            explanation_en=f"{rating.explanation_en} ({', '.join(marks_only)}: no rate; "
+            "met counted as 100%, missed as 0%)",
+        )
     if waiting:
         return pending_rating(waiting, rating if rated else None)
     return rating

@@ -150,21 +150,28 @@ class RateStatus(Enum):
     PENDING = "pending"  # 集計中
     MISSING = "missing"  # not entered yet
     INVALID = "invalid"  # a cell could not be read
-    UNDEFINED = "undefined"  # cannot be computed (target 0, not applicable, …)
+    UNDEFINED = "undefined"  # no rate and no mark: a value is 「—」 (not applicable)
+    # No rate can mean achievement (a target of 0, a negative 実数, …), but the direction
+    # says whether the actual is on the right side of the target: ○/× without a rate.
+    MARK_ONLY = "mark_only"
 
 
 class Achievement(msgspec.Struct, frozen=True, gc=False):
     status: RateStatus
     rate: Decimal | None = None  # the displayed (rounded) rate, when there is one
     reason: str = ""  # why there is no rate, in Japanese
+    met: bool | None = None  # actual on the right side of the target (None: not known)
 
     @property
     def rating_rate(self) -> Decimal | None:
-        """The rate the rating rules use: a negative rate counts as 0%."""
+        """The rate the rating rules use: a negative rate counts as 0%; a KPI with a mark
+        and no rate counts as 100% when met (○) and 0% when not (×)."""
         if self.status is RateStatus.OK:
             return self.rate
         if self.status is RateStatus.NEGATIVE:
-            return Decimal(0)
+            return _ZERO_RATE
+        if self.status is RateStatus.MARK_ONLY:
+            return _FULL_RATE if self.met else _ZERO_RATE
         return None
 
     @property
@@ -174,6 +181,10 @@ class Achievement(msgspec.Struct, frozen=True, gc=False):
 
     def display(self) -> str:
         return "—" if self.rate is None or self.status is not RateStatus.OK else f"{self.rate}%"
+
+
+_ZERO_RATE = Decimal(0)
+_FULL_RATE = Decimal(100)
 
 
 class Level(Enum):

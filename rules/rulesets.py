@@ -11,11 +11,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from functools import cached_property
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from rules.models import PENDING_LABEL, Achievement, Level, RateStatus, Rating
 
-RatedKpi = tuple[str, Decimal]  # ("KPI①", 254.5)
+
+class RatedKpi(NamedTuple):
+    """One rateable KPI as the rule sets see it: RatedKpi("KPI①", Decimal("254.5"))."""
+
+    label: str
+    rate: Decimal  # as the rules count it: a negative rate is 0; a mark alone 100 or 0
+    met: bool | None = None  # ○ (None: decide by the rate and the hit threshold)
+    has_rate: bool = True  # False: ○/× without a rate (rules.achievement MARK_ONLY)
+    improved: bool | None = None  # better than 事業開始前 (None: no baseline to tell)
 
 
 class RuleSet(Protocol):
@@ -92,7 +100,8 @@ class Naikakufu:
         total = len(kpis)
         hits = passes = 0
         rate_sum = _ZERO
-        for _, rate in kpis:
+        for kpi in kpis:
+            rate = kpi.rate
             rate_sum += rate
             if rate >= self.hit_threshold:
                 hits += 1
@@ -149,8 +158,8 @@ class PassFail:
     def rate(self, kpis: Sequence[RatedKpi]) -> Rating:
         if not kpis:
             return NO_RATEABLE_KPI
-        hits = [label for label, rate in kpis if rate >= self.hit_threshold]
-        misses = [label for label, rate in kpis if rate < self.hit_threshold]
+        hits = [kpi.label for kpi in kpis if kpi.rate >= self.hit_threshold]
+        misses = [kpi.label for kpi in kpis if kpi.rate < self.hit_threshold]
         total = len(kpis)
         detail = f"達成: {'、'.join(hits) or 'なし'}／未達成: {'、'.join(misses) or 'なし'}"
         detail_en = f"met: {', '.join(hits) or 'none'}; not met: {', '.join(misses) or 'none'}"
@@ -163,6 +172,92 @@ class PassFail:
         )
 
 
+@dataclass(frozen=True)
+class Kokka:
+    """The national criteria as the Cabinet Office's guidance words them and municipalities
+    print them (reference/criteria.md: 草津市; 山口県 in the same spirit).
+
+    Per KPI: met its target (○) = 非常に効果的; not met but at least `mostly_threshold`
+    (70–80% in print; 80% by default, a setting) = 相当程度; below that but better than
+    事業開始前 (the baseline) = 効果があった; not better than 事業開始前 = 効果がなかった.
+
+    The project, in this order (each step a sentence a person can check):
+    1. 非常に効果的であった — every KPI met its target.
+    2. 相当程度効果があった — not every KPI, but mostly: the mean of the KPIs' rates, each
+       counted up to 100% (one 800% does not hide a miss), is at least `mostly_threshold`.
+    3. 効果があった — below that, but more than half of the KPIs are better than 事業開始前.
+    4. 効果がなかった — otherwise (no better than 事業開始前).
+
+    "Better than 事業開始前": the actual beyond the baseline in the KPI's direction; for
+    増加分 the values are the change itself, so any change the right way. A KPI without a
+    baseline that missed its target cannot show it improved: it is not counted as better
+    (山口県: 「前進・改善したとは言えない」), and the explanation says how many had no
+    baseline, so a person can add them. A KPI with ○/× and no rate counts 100% or 0%.
+    """
+
+    name: str = "kokka"
+    title: str = "国の基準（内閣府の示す4段階）"
+    hit_threshold: Decimal = Decimal(100)
+    mostly_threshold: Decimal = Decimal(80)
+
+    def rate(self, kpis: Sequence[RatedKpi]) -> Rating:
+        if not kpis:
+            return NO_RATEABLE_KPI
+        total = len(kpis)
+        met = [kpi for kpi in kpis if _met(kpi, self.hit_threshold)]
+        hit = _limit(self.hit_threshold)
+        if len(met) == total:
+            return _rating(
+                Level.VERY_EFFECTIVE,
+                f"{total}件すべてが目標を達成",
+                f"all {total} KPIs met their targets",
+            )
+        capped = sum((min(kpi.rate, _HUNDRED) for kpi in kpis), _ZERO) / total
+        mostly = _limit(self.mostly_threshold)
+        share = f"{total}件中{len(met)}件が目標を達成、達成率の平均（各{hit}まで）{_pct(capped)}"
+        share_en = (
+            f"{len(met)} of {total} KPIs met their targets, mean rate (each up to {hit}) "
+            f"{_pct(capped)}"
+        )
+        if capped >= self.mostly_threshold:
+            return _rating(
+                Level.CONSIDERABLY_EFFECTIVE,
+                f"{share}（{mostly}以上）",
+                f"{share_en} (at least {mostly})",
+            )
+        better = sum(1 for kpi in kpis if _better(kpi, self.hit_threshold))
+        unknown = sum(
+            1 for kpi in kpis if kpi.improved is None and not _met(kpi, self.hit_threshold)
+        )
+        no_baseline = f"、基準値がなく改善を確認できないもの{unknown}件" if unknown else ""
+        no_baseline_en = f", {unknown} without a baseline to tell" if unknown else ""
+        better_ja = f"事業開始前より改善が{total}件中{better}件{no_baseline}"
+        better_en = f"{better} of {total} better than before the project{no_baseline_en}"
+        if better * 2 > total:
+            return _rating(
+                Level.EFFECTIVE,
+                f"{share}（{mostly}未満）、{better_ja}（過半数）",
+                f"{share_en} (below {mostly}), {better_en} (a majority)",
+            )
+        return _rating(
+            Level.NOT_EFFECTIVE,
+            f"{share}（{mostly}未満）、{better_ja}（過半数に達せず）",
+            f"{share_en} (below {mostly}), {better_en} (not a majority)",
+        )
+
+
+_HUNDRED = Decimal(100)
+
+
+def _met(kpi: RatedKpi, hit_threshold: Decimal) -> bool:
+    return kpi.met if kpi.met is not None else kpi.rate >= hit_threshold
+
+
+def _better(kpi: RatedKpi, hit_threshold: Decimal) -> bool:
+    """Better than 事業開始前; a KPI that met a target with no baseline counts as better."""
+    return kpi.improved if kpi.improved is not None else _met(kpi, hit_threshold)
+
+
 RULESETS: dict[str, RuleSet] = {
     "naikakufu": Naikakufu(),
     # The wording of the report's legend: the ※ exception gives 「効果がなかった」.
@@ -172,6 +267,7 @@ RULESETS: dict[str, RuleSet] = {
         exception_level=Level.NOT_EFFECTIVE,
     ),
     "passfail": PassFail(),
+    "kokka": Kokka(),
 }
 
 

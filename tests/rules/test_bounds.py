@@ -72,7 +72,7 @@ def test_a_rate_too_large_to_show_is_reported_not_computed() -> None:
              Field.TARGET: "0.000000000000001", Field.ACTUAL: "900000000000000000"}  # fmt: skip
     evaluation = evaluate([RawRow.of(5, cells)], RULESETS["naikakufu"])
     result = evaluation.projects[0].kpis[0]
-    assert result.achievement.status is RateStatus.UNDEFINED
+    assert result.achievement.status is RateStatus.MARK_ONLY and result.mark() == "○"
     assert result.achievement.display() == "—"
     assert any("大きすぎて表示できません" in p.message for p in evaluation.problems)
 

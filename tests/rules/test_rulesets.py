@@ -5,13 +5,13 @@ from decimal import Decimal
 import pytest
 
 from rules.models import Level
-from rules.rulesets import RULESETS, Naikakufu, PassFail, level_of
+from rules.rulesets import RULESETS, Naikakufu, PassFail, RatedKpi, level_of
 
 naikakufu = Naikakufu()
 
 
 def rate(*rates: str) -> tuple[Level | None, str]:
-    kpis = [(f"KPI{i}", Decimal(r)) for i, r in enumerate(rates, start=1)]
+    kpis = [RatedKpi(f"KPI{i}", Decimal(r)) for i, r in enumerate(rates, start=1)]
     rating = naikakufu.rate(kpis)
     return rating.level, rating.explanation
 
@@ -60,21 +60,29 @@ def test_no_hit_but_some_kpi_at_80_or_more_is_effective() -> None:
 def test_the_legend_wording_turns_the_exception_into_not_effective() -> None:
     legend = RULESETS["naikakufu-legend"]
     rating = legend.rate(
-        [("KPI①", Decimal("81.3")), ("KPI②", Decimal("46.6")), ("KPI③", Decimal(100))]
+        [
+            RatedKpi("KPI①", Decimal("81.3")),
+            RatedKpi("KPI②", Decimal("46.6")),
+            RatedKpi("KPI③", Decimal(100)),
+        ]
     )
     assert rating.level is Level.NOT_EFFECTIVE
 
 
 def test_thresholds_are_settings() -> None:
     lenient = Naikakufu(fail_threshold=Decimal(70), mean_threshold=Decimal(70))
-    assert lenient.rate([("KPI①", Decimal(75)), ("KPI②", Decimal(72))]).level is Level.EFFECTIVE
     assert (
-        naikakufu.rate([("KPI①", Decimal(75)), ("KPI②", Decimal(72))]).level is Level.NOT_EFFECTIVE
+        lenient.rate([RatedKpi("KPI①", Decimal(75)), RatedKpi("KPI②", Decimal(72))]).level
+        is Level.EFFECTIVE
+    )
+    assert (
+        naikakufu.rate([RatedKpi("KPI①", Decimal(75)), RatedKpi("KPI②", Decimal(72))]).level
+        is Level.NOT_EFFECTIVE
     )
 
 
 def test_explanations_exist_in_english_too() -> None:
-    rating = naikakufu.rate([("KPI①", Decimal(120)), ("KPI②", Decimal(50))])
+    rating = naikakufu.rate([RatedKpi("KPI①", Decimal(120)), RatedKpi("KPI②", Decimal(50))])
     assert (
         rating.explanation_en
         == "1 of 2 KPIs at or above 100% (not a majority), mean 85.0% → considerably effective"
@@ -83,7 +91,11 @@ def test_explanations_exist_in_english_too() -> None:
 
 def test_pass_fail_counts_the_kpis_that_met_their_target() -> None:
     rating = PassFail().rate(
-        [("KPI①", Decimal(100)), ("KPI②", Decimal("99.9")), ("KPI③", Decimal(300))]
+        [
+            RatedKpi("KPI①", Decimal(100)),
+            RatedKpi("KPI②", Decimal("99.9")),
+            RatedKpi("KPI③", Decimal(300)),
+        ]
     )
     assert rating.label == "3件中2件達成" and rating.level is None
     assert "達成: KPI①、KPI③" in rating.explanation and "未達成: KPI②" in rating.explanation

@@ -4,6 +4,7 @@ a fake Sheets API v4 server on 127.0.0.1 (tests/fakes/sheets_api.py)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from bot import services
 from bot.bootstrap import build, open_backend
 from bot.settings import Settings, load_settings
 from rules.achievement import Rounding
-from rules.rulesets import RULESETS
+from rules.rulesets import RULESETS, RatedKpi
 from sheets.backend import SheetError
 from sheets.google import LEVEL_COLOURS, GoogleSheetsBackend, spreadsheet_id
 from sheets.schema import NOTE_PREFIX
@@ -151,7 +152,10 @@ def test_rating_cells_are_coloured_and_problem_cells_get_a_note(
     ).note = "担当者のメモ"  # a person's note on 事業B's 実績値? no: row 4
     sync(settings)
     tab = api.tab(SHEET, "KPI")
-    assert tab.cell(2, 8).background == LEVEL_COLOURS[NAIKAKUFU.rate([("a", 120)]).level]  # type: ignore[list-item]
+    assert (
+        tab.cell(2, 8).background
+        == LEVEL_COLOURS[NAIKAKUFU.rate([RatedKpi("a", Decimal(120))]).level]
+    )
     assert tab.cell(2, 4).note == ""  # fine rows get no note
     assert tab.cell(3, 4).note == "担当者のメモ"  # a person's note is never replaced
 
