@@ -231,13 +231,13 @@ class Ledger:
             )
         return done.rowcount == 1
 
-    def expire_retry(self, key: str, now: dt.datetime, detail: str) -> bool:
-        """A `retry` row whose reminder is too late now: `expired`, for one caller."""
+    def expire_retry(self, key: str, now: dt.datetime, detail: str, status: str) -> bool:
+        """A `retry` row that will not be sent (too late, or superseded): final, once."""
         with self.engine.begin() as db:
             done = db.execute(
                 update(ledger_table)
                 .where(ledger_table.c.key == key, ledger_table.c.status == RETRY)
-                .values(status=EXPIRED, sent_at=_utc(now), detail=detail[:500], retry_at=None)
+                .values(status=status, sent_at=_utc(now), detail=detail[:500], retry_at=None)
             )
         return done.rowcount == 1
 

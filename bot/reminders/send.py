@@ -243,6 +243,18 @@ def classify(error: Exception) -> tuple[Outcome, str]:
     return Outcome.MAYBE_POSTED, f"Slack の応答がありません（{type(error).__name__}: {error}）"
 
 
+def superseded(reminder: Reminder, reminders: Mapping[str, Reminder], now: dt.datetime) -> bool:
+    """A later notice of the same deadline has come: this one is not sent any more."""
+    deadline = reminder.deadline
+    return any(
+        other.deadline.name == deadline.name
+        and other.deadline.due == deadline.due
+        and other.deadline.channel == deadline.channel
+        and reminder.fire_at < other.fire_at <= now
+        for other in reminders.values()
+    )
+
+
 def back_off(attempts: int) -> dt.timedelta:
     wait: dt.timedelta = RETRY_FIRST * 2 ** min(max(0, attempts - 1), 10)
     return min(wait, RETRY_MOST)
@@ -295,7 +307,10 @@ class ReminderSender:
             for entry in entries.values():
                 reminder = reminders.get(entry.key)
                 if entry.status == SENDING and entry.retry_at and entry.retry_at <= now:
-                    self._recover(entry, reminder, report, now, run, resolved)
+                    self._recover(entry, reminder, reminders, report, now, run, resolved)
+                elif entry.status == RETRY and reminder and superseded(reminder, reminders, now):
+                    # A later notice of the same deadline has come: it says it better.
+                    self.ledger.expire_retry(entry.key, now, "a later notice was due", SUPERSEDED)
                 elif entry.status == RETRY and (reminder is None or reminder.expires_at <= now):
                     why = "期限を過ぎました" if reminder else "シートから期限がなくなりました"
                     if self._close_retry(entry, now, why):
@@ -345,12 +360,13 @@ class ReminderSender:
             return run
 
     def _close_retry(self, entry: Entry, now: dt.datetime, why: str) -> bool:
-        return self.ledger.expire_retry(entry.key, now, f"{why}（{entry.detail}）")
+        return self.ledger.expire_retry(entry.key, now, f"{why}（{entry.detail}）", EXPIRED)
 
     def _recover(
         self,
         entry: Entry,
         reminder: Reminder | None,
+        reminders: Mapping[str, Reminder],
         report: Report,
         now: dt.datetime,
         run: Run,
@@ -393,6 +409,9 @@ class ReminderSender:
             self.ledger.settle(entry.key, token, EXPIRED, now, f"not in Slack; {why}")
             run.not_sent.append(Attempt(entry.key, name, why))
             logger.error("reminder %s was never posted and is now too late", entry.key)
+            return
+        if superseded(reminder, reminders, now):  # not posted, and a later notice is due
+            self.ledger.settle(entry.key, token, SUPERSEDED, now, "not in Slack; a later notice")
             return
         outgoing = compose(self.bot, reminder, report, now, resolved().mentions)
         if outgoing is None:

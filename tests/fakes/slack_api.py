@@ -291,7 +291,10 @@ class FakeSlackApi(LocalServer):
         return {"ok": True, key: page, "response_metadata": {"next_cursor": cursor}}
 
     def _json(self, request: BaseHTTPRequestHandler, answer: dict[str, Any]) -> None:
-        send(request, 200, json.dumps(answer).encode(), "application/json")
+        try:
+            send(request, 200, json.dumps(answer).encode(), "application/json")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (a time-out) or was killed: as Slack, carry on
 
 
 def _true(value: object) -> bool:
