@@ -36,19 +36,18 @@ def warm_up(bot: Bot) -> None:
 
 
 def start_reminders(bot: Bot) -> None:
-    """The scheduler, with its jobs in KPIBOT_DATABASE_URL; a reminder missed while kpibot
-    was down is sent now if its deadline has not passed."""
+    """The scheduler, its jobs made from the sheet and the ledger in KPIBOT_DATABASE_URL; a
+    reminder missed while kpibot was down is sent now if its deadline has not passed."""
     from bot.reminders import scheduler
 
     ledger = Ledger(bot.settings.kpibot_database_url)
     sender = ReminderSender(bot, ledger, reminder_client(bot))
-    jobs = scheduler.build_scheduler(bot, ledger, sender)
+    jobs = scheduler.build_scheduler(bot)
     try:
         report = bot.cache.report()
     except Exception:
         logger.exception("reminders: the sheet could not be read; they start at the next refresh")
-        jobs.start()
-        return
+        report = None
     scheduler.start(jobs, sender, report)
 
 

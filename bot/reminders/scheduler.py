@@ -1,6 +1,13 @@
 """Every scheduled job of kpibot, registered here with a stable id, replace_existing and
 the configured time zone (slack-machine's pattern). Job bodies are plain functions that
-call a service; they find this process's services through `activate()`."""
+call a service, given this process's sender and scheduler.
+
+Jobs live in memory, one scheduler per process: APScheduler 3 says job stores "must never
+be shared between schedulers" (two `serve` processes on one SQLAlchemy job store remove
+each other's jobs, and a scheduler thread can die of it). Nothing is lost by that: at start
+every reminder is scheduled again from the sheet and the ledger (KPIBOT_DATABASE_URL), which
+is the one shared truth of what was sent; a time missed while down is caught up at once.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +16,14 @@ import datetime as dt
 import logging
 
 from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from bot.bootstrap import Bot
-from bot.reminders.send import ReminderSender, reminder_client, schedule
+from bot.reminders.send import ReminderSender, schedule
 from bot.services import Report
-from bot.store import PENDING, SENDING, Ledger
+from bot.store import PENDING, SENDING
 
 logger = logging.getLogger(__name__)
 
@@ -26,69 +31,49 @@ REMINDER_JOB = "reminder:"
 REFRESH_JOB = "kpibot-refresh"
 REFRESH_MINUTES = 15
 
-# This process's sender and scheduler: stored jobs are plain functions that find them here.
-_active: ReminderSender | None = None
+# The last scheduler built in this process (for `serve` and its tests to look at).
 _scheduler: BackgroundScheduler | None = None
 
 
-def activate(sender: ReminderSender) -> None:
-    global _active
-    _active = sender
-
-
-def send_due_reminders() -> None:
+def send_due_reminders(sender: ReminderSender, scheduler: BackgroundScheduler) -> None:
     """The reminder job: everything due now, sent once (the ledger decides)."""
-    if _active is None:
-        logger.error("reminder job ran before kpibot's services were set up")
-        return
-    now = dt.datetime.now(_active.bot.timezone)
-    run = _active.send_due(now)
-    if _scheduler is not None and not run.complete:
+    now = dt.datetime.now(sender.bot.timezone)
+    run = sender.send_due(now)
+    if not run.complete and scheduler.running:
         # What was not delivered is due again at its retry time (back-off), until expiry.
-        reschedule(_scheduler, _active, run.report)
+        reschedule(scheduler, sender, run.report)
 
 
-def refresh_schedule() -> None:
+def refresh_schedule(sender: ReminderSender, scheduler: BackgroundScheduler) -> None:
     """Re-read the sheet (after KPIBOT_SNAPSHOT_MAX_AGE) and reschedule: deadlines
     added, moved or removed by hand get their reminders without a sync."""
-    if _active is None or _scheduler is None:
-        return
-    reschedule(_scheduler, _active, _active.bot.cache.report())
+    reschedule(scheduler, sender, sender.bot.cache.report())
 
 
-def build_scheduler(
-    bot: Bot, ledger: Ledger | None = None, sender: ReminderSender | None = None
-) -> BackgroundScheduler:
+def build_scheduler(bot: Bot) -> BackgroundScheduler:
     global _scheduler
-    ledger = ledger or Ledger(bot.settings.kpibot_database_url)
-    sender = sender or ReminderSender(bot, ledger, reminder_client(bot))
-    activate(sender)
-    store = SQLAlchemyJobStore(url=bot.settings.kpibot_database_url)
-    try:  # two `serve` processes starting together race to create the table
-        store.jobs_t.create(store.engine, checkfirst=True)
-    except (OperationalError, ProgrammingError):
-        store.jobs_t.create(store.engine, checkfirst=True)
     scheduler = BackgroundScheduler(
-        jobstores={"default": store},
-        job_defaults={"coalesce": True, "max_instances": 1},
-        timezone=bot.timezone,
+        job_defaults={"coalesce": True, "max_instances": 1}, timezone=bot.timezone
     )
     _scheduler = scheduler
     return scheduler
 
 
-def start(scheduler: BackgroundScheduler, sender: ReminderSender, report: Report) -> None:
-    """Start, register the periodic refresh, schedule the sheet's reminders, and hook
-    rescheduling into every sync."""
+def start(scheduler: BackgroundScheduler, sender: ReminderSender, report: Report | None) -> None:
+    """Start, register the periodic refresh, schedule the sheet's reminders (at the first
+    refresh when the sheet could not be read: `report` None), and hook rescheduling into
+    every sync."""
     scheduler.start()
     scheduler.add_job(
         refresh_schedule,
         IntervalTrigger(minutes=REFRESH_MINUTES, timezone=sender.bot.timezone),
+        args=[sender, scheduler],
         id=REFRESH_JOB,
         replace_existing=True,
         misfire_grace_time=None,  # late is fine: catch up once (coalesced)
     )
-    reschedule(scheduler, sender, report)
+    if report is not None:
+        reschedule(scheduler, sender, report)
     sender.bot.cache.on_sync.append(lambda synced: reschedule(scheduler, sender, synced))
 
 
@@ -136,6 +121,7 @@ def _add_reminder_job(
     scheduler.add_job(
         send_due_reminders,
         DateTrigger(run_date=when, timezone=sender.bot.timezone),
+        args=[sender, scheduler],
         id=REMINDER_JOB + key,
         replace_existing=True,
         misfire_grace_time=grace,

@@ -48,7 +48,7 @@ def slack() -> Iterator[FakeSlackApi]:
 def trial_settings(folder: Path, slack: FakeSlackApi, database_url: str, trial: int) -> Settings:
     """Three reminders due at NOW, two of them in one channel; names of their own per trial,
     so that every trial's keys are new in the shared database."""
-    deadlines = [
+    deadlines: list[list[object]] = [
         [f"実績値の入力期限{trial}", "2026/12/11", "3", "#kpi", "R7"],
         [f"目標値の入力期限{trial}", "2026/12/11", "3", "#kpi", "R7"],
         [f"年次報告{trial}", "2026/12/11", "3", "#kpi-annual", "R7"],

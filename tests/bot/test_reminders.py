@@ -72,6 +72,7 @@ def make_bot(folder: Path, slack: FakeSlackApi, path: Path, db: str = "kpibot.db
         kpibot_slack_api_url=slack.api_url,
         kpibot_database_url=f"sqlite:///{folder / db}",
         kpibot_snapshot_max_age=0,
+        kpibot_slack_timeout=0.5,  # a stalled Slack (the outage tests) costs half a second
     )
     return build_bot(settings)
 
@@ -257,7 +258,7 @@ class Running:
     def __init__(self, folder: Path, slack: FakeSlackApi, path: Path) -> None:
         self.bot = make_bot(folder, slack, path)
         self.sender = sender_for(self.bot)
-        self.scheduler = jobs.build_scheduler(self.bot, self.sender.ledger, self.sender)
+        self.scheduler = jobs.build_scheduler(self.bot)
         self.submitted = self.finished = 0
         self.changed = threading.Condition()
         self.scheduler.add_listener(
@@ -397,6 +398,7 @@ def test_a_simulated_year_sends_every_due_reminder_exactly_once(
                 restarts += 1
             if running is None and rng.random() < 0.7:
                 running = Running(tmp_path, slack, path)
+                running.settle()  # started: it catches up before the clock moves on
             clock.move_to(when + dt.timedelta(minutes=rng.choice([0, 0, 1, 30])))
             for reminder in expected.values():
                 if reminder.fire_at == when:
@@ -417,16 +419,122 @@ def test_a_simulated_year_sends_every_due_reminder_exactly_once(
     on_time = [key for key, up in up_at.items() if up]
     assert on_time and all(ledger[key]["status"] == "sent" for key in on_time)
     # Missed ones were caught up or superseded by a later notice, never left hanging...
-    assert all(
-        ledger.get(key, {}).get("status") in ("sent", "superseded") or expected[key].overdue
+    hanging = [
+        (key, ledger.get(key, {}).get("status"))
         for key in up_at
-    )
+        if ledger.get(key, {}).get("status") not in ("sent", "superseded")
+        and not expected[key].overdue
+    ]
+    assert hanging == []
     # ...and none was sent once its deadline had passed.
     for key, row in sent.items():
         assert row["sent_at"].replace(tzinfo=dt.UTC) < expected[key].expires_at
 
 
-def test_serve_starts_the_scheduler_with_its_jobs_in_the_database(
+def settle_all(runners: list[Running | None]) -> None:
+    """Two schedulers share one job store: whichever takes a job runs it. Wait until no job
+    in the store is due any more (each was handed to one of them) and both finished what
+    they started, so that the test moves the clock only between runs, never during one."""
+    up = [r for r in runners if r is not None]
+    now = dt.datetime.now(TOKYO)
+    for _ in range(200):
+        for running in up:
+            running.scheduler.wakeup()
+        time.sleep(0.05)
+        due = [j for j in up[0].scheduler.get_jobs() if j.next_run_time <= now]
+        if not due and all(r.finished >= r.submitted for r in up):
+            time.sleep(0.02)
+            if all(r.finished >= r.submitted for r in up):
+                return
+    raise AssertionError(
+        f"the schedulers did not settle: {due}, {[(r.submitted, r.finished) for r in up]}"
+    )
+
+
+def test_a_simulated_year_with_two_processes_and_slack_outages_posts_each_reminder_once(
+    tmp_path: Path, slack: FakeSlackApi
+) -> None:
+    """Two `serve` processes on one database, each crashing and restarting at random, and a
+    Slack that is at times unreachable (connections refused), slow (posts, then answers after
+    the client's time-out) or failing (503): every reminder is posted exactly once, before
+    its deadline, by whichever process gets it."""
+    rng = random.Random(13)
+    deadlines = [
+        ["月次報告", f"2027/{month}/{rng.randint(5, 25)}", "7,3,1", "#kpi", None]
+        for month in range(1, 7)
+    ]
+    deadlines.append(["年次報告", "2027/3/19", "14,7", "#kpi-annual", None])
+    path = sheet(tmp_path, deadlines)  # type: ignore[arg-type]
+    troubles: dict[str, int] = {"down": 0, "stall": 0, "503": 0}
+    with time_machine.travel(moment("2026-12-20T08:00"), tick=False) as clock:
+        runners: list[Running | None] = [Running(tmp_path, slack, path), None]
+        first = runners[0]
+        assert first is not None
+        expected = {r.key: r for r in schedule(first.bot, first.bot.cache.report())}
+        moments = sorted({r.fire_at for r in expected.values()})
+        up_at: dict[str, bool] = {}
+        restarts = 0
+        for when in moments:
+            for slot, running in enumerate(runners):
+                if running is not None and rng.random() < 0.25:
+                    running.stop()
+                    runners[slot] = None
+                    restarts += 1
+                elif running is None and rng.random() < 0.6:
+                    runners[slot] = Running(tmp_path, slack, path)
+                    settle_all(runners)  # started: it catches up before the clock moves on
+            trouble = rng.random()
+            if trouble < 0.2:
+                slack.go_down()
+                troubles["down"] += 1
+            elif trouble < 0.35:
+                slack.stall(1.0)
+                troubles["stall"] += 1
+            elif trouble < 0.45:
+                slack.fail(503)
+                troubles["503"] += 1
+            clock.move_to(when + dt.timedelta(minutes=rng.choice([0, 0, 1, 30])))
+            for reminder in expected.values():
+                if reminder.fire_at == when:
+                    up_at[reminder.key] = any(runners)
+            if any(runners):
+                settle_all(runners)
+            follow_ups = [dt.timedelta(minutes=3), dt.timedelta(hours=2)]
+            for step, later in enumerate(follow_ups):
+                if trouble < 0.2 and (step == 1 or rng.random() < 0.5):
+                    slack.come_back()
+                    trouble = 1.0
+                clock.move_to(when + later)
+                if any(runners):
+                    settle_all(runners)
+            if trouble < 0.2:
+                slack.come_back()
+            slack.stalls, slack.failures = [], []
+        for slot, running in enumerate(runners):
+            if running is None:
+                runners[slot] = Running(tmp_path, slack, path)
+        settle_all(runners)
+        for running in runners:
+            assert running is not None
+            running.stop()
+        ledger = {row["key"]: row for row in Ledger(first.bot.settings.kpibot_database_url).rows()}
+
+    posted = slack.posted_keys()
+    assert restarts >= 3 and all(troubles.values()), (restarts, troubles)
+    assert posted and len(posted) == len(set(posted))  # exactly once: no key twice
+    assert len(slack.messages("chat.postMessage")) == len(posted)
+    sent = {key for key, row in ledger.items() if row["status"] == "sent"}
+    assert sent == set(posted)  # the ledger and Slack agree
+    for key, up in up_at.items():  # whatever Slack did at its moment, it was delivered
+        if up:
+            assert ledger[key]["status"] in ("sent", "superseded"), (key, ledger[key])
+    for messages in slack.history.values():  # none after its deadline (Slack's own clock)
+        for message in messages:
+            key = message["metadata"]["event_payload"]["key"]
+            assert float(message["ts"]) < expected[key].expires_at.timestamp()
+
+
+def test_serve_starts_the_scheduler_with_the_sheets_reminders_and_the_refresh(
     tmp_path: Path, slack: FakeSlackApi
 ) -> None:
     from bot.serve import start_reminders
@@ -440,11 +548,20 @@ def test_serve_starts_the_scheduler_with_its_jobs_in_the_database(
         assert jobs.REFRESH_JOB in ids and any(i.startswith(jobs.REMINDER_JOB) for i in ids)
     finally:
         jobs._scheduler.shutdown(wait=True)  # type: ignore[union-attr]
-    # The jobs live in KPIBOT_DATABASE_URL: a new process finds them there.
-    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
-    stored = SQLAlchemyJobStore(url=bot.settings.kpibot_database_url)
-    assert any(job.id.startswith(jobs.REMINDER_JOB) for job in stored.get_all_jobs())
+
+def test_serve_with_an_unreadable_sheet_still_refreshes_later(
+    tmp_path: Path, slack: FakeSlackApi
+) -> None:
+    from bot.serve import start_reminders
+
+    bot = make_bot(tmp_path, slack, tmp_path / "missing.xlsx")
+    start_reminders(bot)
+    try:
+        assert jobs._scheduler is not None
+        assert {job.id for job in jobs._scheduler.get_jobs()} == {jobs.REFRESH_JOB}
+    finally:
+        jobs._scheduler.shutdown(wait=True)  # type: ignore[union-attr]
 
 
 def test_bad_deadline_and_owner_rows_are_explained_and_the_good_ones_still_count(

@@ -24,6 +24,7 @@ response_metadata.next_cursor.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import threading
 import time
@@ -291,10 +292,9 @@ class FakeSlackApi(LocalServer):
         return {"ok": True, key: page, "response_metadata": {"next_cursor": cursor}}
 
     def _json(self, request: BaseHTTPRequestHandler, answer: dict[str, Any]) -> None:
-        try:
+        # The client may have given up (a time-out) or been killed: as Slack, carry on.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             send(request, 200, json.dumps(answer).encode(), "application/json")
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (a time-out) or was killed: as Slack, carry on
 
 
 def _true(value: object) -> bool:
