@@ -28,6 +28,7 @@ from sheets.schema import (
     read_deadlines,
     read_kpi_table,
     read_owners,
+    summary_notice,
 )
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,9 @@ class Report:
 
     @property
     def problems(self) -> tuple[RowProblem, ...]:
-        return self.table.problems + self.evaluation.problems
+        notice = summary_notice(self.changes)
+        found = self.table.problems + self.evaluation.problems
+        return found if notice is None else (notice, *found)
 
     @cached_property  # read once per snapshot, not once per question
     def deadlines(self) -> list[Deadline]:
@@ -93,9 +96,17 @@ def rate_snapshot(snapshot: WorkbookSnapshot, ruleset: RuleSet, rounding: Roundi
     tab = kpi_tab_name(list(snapshot.tabs))
     grid = snapshot.tabs[tab]
     with _cyclic_gc_paused():
-        table = read_kpi_table(grid, tab)
+        table = read_kpi_table(grid, tab, snapshot.marks)
         evaluation = evaluate(table.rows, ruleset, rounding)
-        changes = plan_writes(grid, table, evaluation, snapshot.tabs, snapshot.notes)
+        changes = plan_writes(
+            grid,
+            table,
+            evaluation,
+            snapshot.tabs,
+            snapshot.notes,
+            snapshot.marks,
+            snapshot.merged,
+        )
     return Report(snapshot, table, evaluation, changes)
 
 

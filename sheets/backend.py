@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sheets.schema import Grid, WriteSet
+from sheets.schema import Grid, Marks, WriteSet
 
 
 class SheetError(Exception):
@@ -31,6 +31,10 @@ class WorkbookSnapshot:
     version: str = ""  # changes whenever the workbook changes (mtime, revision)
     # The KPI tab's cell notes ((row, col) → text), for backends that show notes; else None.
     notes: dict[tuple[int, int], str] | None = None
+    # What kpibot recorded as its own (columns of the KPI tab, its summary tab).
+    marks: Marks = field(default_factory=Marks)
+    # The KPI tab's merged ranges (first row, first col, last row, last col), 1-based.
+    merged: tuple[tuple[int, int, int, int], ...] = ()
 
 
 class SheetBackend(Protocol):

@@ -38,10 +38,13 @@ from sheets.backend import ConcurrentEditError, SheetError, WorkbookSnapshot
 from sheets.schema import (
     SUMMARY_TAB,
     Grid,
+    Marks,
+    Owned,
     WriteSet,
     column_letters,
     comparable,
     kpi_tab_name,
+    percent_number,
 )
 
 logger = logging.getLogger(__name__)
@@ -51,6 +54,12 @@ GOOGLE_API_PREFIX = SPREADSHEETS_API_V4_BASE_URL.removesuffix("spreadsheets")  #
 # Tabs kpibot reads besides the KPI tab (SPEC "Other tabs").
 OTHER_TABS = (SUMMARY_TAB, "期限", "担当")
 RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
+# kpibot's developer metadata: what it created (README "What kpibot owns").
+METADATA_KEY = "kpibot"
+COLUMN_MARK = "column:"  # + rate, achieved, rating, check
+SUMMARY_MARK = "tab:summary"
+_METADATA_FIELDS = "metadataId,metadataKey,metadataValue"
+PERCENT_FORMAT = {"type": "PERCENT", "pattern": "0.0%"}
 
 _ID_IN_URL = re.compile(r"/spreadsheets/d/([A-Za-z0-9_-]+)")
 _BARE_ID = re.compile(r"[A-Za-z0-9_-]{20,}")
@@ -234,13 +243,18 @@ class GoogleSheetsBackend:
                 params={
                     "includeGridData": "true",
                     "fields": "properties.title,sheets(properties(sheetId,title,index,"
-                    "gridProperties(rowCount,columnCount)),data.rowData.values.note)",
+                    "gridProperties(rowCount,columnCount)),data.rowData.values.note,"
+                    f"developerMetadata({_METADATA_FIELDS}),"
+                    f"data.startColumn,data.columnMetadata.developerMetadata({_METADATA_FIELDS}))",
                 },
             )
             sheets = [s for s in meta.get("sheets", []) if "properties" in s]
             titles = [s["properties"]["title"] for s in sheets]
             kpi_tab = kpi_tab_name(titles)
-            wanted = [kpi_tab, *(t for t in OTHER_TABS if t in titles and t != kpi_tab)]
+            kpi_sheet = next(s for s in sheets if s["properties"]["title"] == kpi_tab)
+            marks = _marks(sheets, kpi_sheet)
+            others = (*OTHER_TABS, marks.summary_tab)
+            wanted = [kpi_tab, *(t for t in titles if t in others and t != kpi_tab)]
             values = self.http.values_batch_get(
                 self.id,
                 [_quote(tab) for tab in wanted],
@@ -251,11 +265,13 @@ class GoogleSheetsBackend:
             raise SheetError(
                 "Google から予期しない応答がありました（タブの数が合いません）。", self.location
             )
-        tabs: dict[str, Grid] = {
+        read: dict[str, Grid] = {
             tab: [[cell if cell != "" else None for cell in row] for row in r.get("values", [])]
             for tab, r in zip(wanted, ranges, strict=True)
         }
-        kpi_sheet = next(s for s in sheets if s["properties"]["title"] == kpi_tab)
+        # Every tab by name, in the sheet's order (kpibot must not take a name in use);
+        # those kpibot does not need are not fetched.
+        tabs: dict[str, Grid] = {title: read.get(title, []) for title in titles}
         self._reads += 1
         version = f"{self.id}#{self._reads}"
         self._state = _ReadState(
@@ -277,6 +293,7 @@ class GoogleSheetsBackend:
             tabs,
             version,
             _notes(kpi_sheet),
+            marks=marks,
         )
 
     # -- writing ----------------------------------------------------------------
@@ -309,18 +326,37 @@ class GoogleSheetsBackend:
         if not changes.key_columns or not changes.cells:
             return
         top = changes.header_row
+        tab = _quote(state.kpi_tab)
         ranges = [
-            f"{_quote(state.kpi_tab)}!{column_letters(col)}{top}:{column_letters(col)}"
-            for col in changes.key_columns
+            f"{tab}!{column_letters(col)}{top}:{column_letters(col)}" for col in changes.key_columns
         ]
+        # The header row, and the columns kpibot is about to create: a column inserted,
+        # deleted or moved since the read shows in the first, a note typed meanwhile where
+        # kpibot's new column goes in the second.
+        ranges.append(f"{tab}!{top}:{top}")
+        new_columns = sorted(changes.new_columns.values())
+        ranges += [f"{tab}!{column_letters(col)}:{column_letters(col)}" for col in new_columns]
         answer = self.http.values_batch_get(
             self.id,
             ranges,
             params={"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "COLUMNS"},
         )
-        columns = [(r.get("values") or [[]])[0] for r in answer.get("valueRanges", [])]
-        if len(columns) != len(changes.key_columns):
+        found = [r.get("values") or [] for r in answer.get("valueRanges", [])]
+        if len(found) != len(ranges):
             raise ConcurrentEditError("キー列を読み直せませんでした。", self.location)
+        columns = [(values or [[]])[0] for values in found[: len(changes.key_columns)]]
+        header = tuple(comparable(column[0] if column else "") for column in found[len(columns)])
+        if _trim(header) != _trim(tuple(comparable(h) for h in changes.header)):
+            raise ConcurrentEditError(
+                f"{top}行目の見出しが読み込み後に変わりました（列の挿入・削除・移動など）。",
+                self.location,
+            )
+        for col, values in zip(new_columns, found[len(columns) + 1 :], strict=True):
+            if any(str(v) for column in values for v in column):
+                raise ConcurrentEditError(
+                    f"kpibot が列を作る{column_letters(col)}列に、読み込み後に入力がありました。",
+                    self.location,
+                )
         last = max([top - 1 + len(c) for c in columns] + list(changes.keys))
         for row in range(top, last + 1):
             now = tuple(comparable(c[row - top]) if row - top < len(c) else "" for c in columns)
@@ -339,6 +375,18 @@ class GoogleSheetsBackend:
         if need_cols > cols:
             requests_.append(_append(kpi_id, "COLUMNS", need_cols - cols))
             state.sizes[state.kpi_tab] = (rows, need_cols)
+        # kpibot's mark on each column it creates, in the same batchUpdate that makes it.
+        for item, col in changes.new_columns.items():
+            requests_.append(_mark({"dimensionRange": {"sheetId": kpi_id, "dimension": "COLUMNS",
+                                                       "startIndex": col - 1, "endIndex": col}},
+                                   f"{COLUMN_MARK}{item.en}"))  # fmt: skip
+            if item is Owned.RATE:  # rates are numbers, shown as percentages
+                requests_.append(
+                    {"repeatCell": {"range": _grid_range(kpi_id, changes.header_row + 1,
+                                                         state.sizes[state.kpi_tab][0], col, col),
+                                    "cell": {"userEnteredFormat": {"numberFormat": PERCENT_FORMAT}},
+                                    "fields": "userEnteredFormat.numberFormat"}}
+                )  # fmt: skip
         for name, grid in changes.tabs.items():
             width, height = _tab_size(name, grid, state)
             if name not in state.sheet_ids:
@@ -348,6 +396,7 @@ class GoogleSheetsBackend:
                                                  "gridProperties": {"rowCount": max(1000, height),
                                                                     "columnCount": max(26, width)}}}}
                 )  # fmt: skip
+                requests_.append(_mark({"sheetId": new_id}, SUMMARY_MARK))
                 state.sheet_ids[name] = new_id
                 state.sizes[name] = (max(1000, height), max(26, width))
                 continue
@@ -393,9 +442,13 @@ class GoogleSheetsBackend:
 
     def _value_ranges(self, changes: WriteSet, state: _ReadState) -> list[dict[str, Any]]:
         data: list[dict[str, Any]] = []
-        by_column: dict[int, dict[int, str]] = {}
+        by_column: dict[int, dict[int, str | float]] = {}
         for update in changes.cells:
-            by_column.setdefault(update.col, {})[update.row] = update.value
+            value: str | float = update.value
+            if update.col == changes.rate_column and update.row != changes.header_row:
+                number = percent_number(update.value)
+                value = float(number) if number is not None else value
+            by_column.setdefault(update.col, {})[update.row] = value
         for col, cells in sorted(by_column.items()):
             for first, last in _consecutive(sorted(cells)):
                 data.append(
@@ -486,10 +539,7 @@ def _as_update_cells(item: Mapping[str, Any], state: _ReadState) -> dict[str, An
     title = tab[1:-1].replace("''", "'")
     first, _, last = cells.partition(":")
     (row, col), (last_row, last_col) = _cell_ref(first), _cell_ref(last or first)
-    rows = [
-        {"values": [{"userEnteredValue": {"stringValue": v}} if v else {} for v in line]}
-        for line in item["values"]
-    ]
+    rows = [{"values": [_entered(v) for v in line]} for line in item["values"]]
     return {
         "updateCells": {
             "range": _grid_range(state.sheet_ids[title], row, last_row, col, last_col),
@@ -497,6 +547,58 @@ def _as_update_cells(item: Mapping[str, Any], state: _ReadState) -> dict[str, An
             "fields": "userEnteredValue",
         }
     }
+
+
+def _trim(cells: tuple[str, ...]) -> tuple[str, ...]:
+    end = len(cells)
+    while end and not cells[end - 1]:
+        end -= 1
+    return cells[:end]
+
+
+def _entered(value: str | float) -> dict[str, Any]:
+    if isinstance(value, float):
+        return {"userEnteredValue": {"numberValue": value}}
+    return {"userEnteredValue": {"stringValue": value}} if value else {}
+
+
+def _mark(location: dict[str, Any], value: str) -> dict[str, Any]:
+    """A CreateDeveloperMetadataRequest: kpibot's record that it made what is at `location`."""
+    return {
+        "createDeveloperMetadata": {
+            "developerMetadata": {
+                "metadataKey": METADATA_KEY,
+                "metadataValue": value,
+                "location": location,
+                "visibility": "DOCUMENT",
+            }
+        }
+    }
+
+
+def _marks(sheets: list[Mapping[str, Any]], kpi_sheet: Mapping[str, Any]) -> Marks:
+    """kpibot's developer metadata: on the KPI tab's columns, and on its summary tab."""
+    columns: dict[Owned, int] = {}
+    by_value = {f"{COLUMN_MARK}{item.en}": item for item in Owned}
+    for block in kpi_sheet.get("data", []):
+        left = block.get("startColumn", 0)
+        for index, column in enumerate(block.get("columnMetadata", [])):
+            for entry in column.get("developerMetadata", []):
+                item = by_value.get(entry.get("metadataValue", ""))
+                if entry.get("metadataKey") == METADATA_KEY and item is not None:
+                    columns.setdefault(item, left + index + 1)
+    summary = next(
+        (
+            s["properties"]["title"]
+            for s in sheets
+            if any(
+                m.get("metadataKey") == METADATA_KEY and m.get("metadataValue") == SUMMARY_MARK
+                for m in s.get("developerMetadata", [])
+            )
+        ),
+        None,
+    )
+    return Marks(columns, summary)
 
 
 def _cell_ref(ref: str) -> tuple[int, int]:

@@ -1,54 +1,35 @@
-"""Local workbooks: .xlsx (openpyxl) and .csv. The embedded default, so kpibot runs with
-no account. Both write atomically (a temporary file, then a rename) and only after
-checking that nobody saved the file since it was read."""
+"""Local workbooks: .xlsx/.xlsm (sheets.xlsx, at the zip level) and .csv. The embedded
+default, so kpibot runs with no account. Both write through sheets.replace: a new file
+swapped in only if nobody saved the file since kpibot read it."""
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import csv
 import datetime as dt
 import io
-import os
-import tempfile
-from decimal import Decimal
+import zipfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import openpyxl
-from openpyxl.cell.cell import TYPE_STRING, Cell
 
+from sheets import xlsx
 from sheets.backend import ConcurrentEditError, SheetError, WorkbookSnapshot, apply_writes
 from sheets.limits import READ_ERRORS, check_csv, check_workbook
-from sheets.schema import SUMMARY_TAB, Grid, SheetCell, WriteSet
-
-
-def _version(path: Path) -> str:
-    stat = path.stat()
-    return f"{stat.st_mtime_ns}:{stat.st_size}"
-
-
-def _check_unchanged(path: Path, read_as: WorkbookSnapshot) -> None:
-    if _version(path) != read_as.version:
-        raise ConcurrentEditError(
-            f"{path.name} は読み込んだ後に別の人・プログラムが保存しました。"
-            "もう一度実行してください。",
-            str(path),
-        )
-
-
-def _replace_atomically(path: Path, write: Any) -> None:
-    """write(tmp_path) fills a temporary file beside `path`, which then replaces it."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        with contextlib.suppress(OSError):
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+from sheets.replace import read_versioned, replace_checked
+from sheets.schema import (
+    KPIBOT_SUFFIX_JA,
+    SUMMARY_HEADER,
+    SUMMARY_TAB,
+    CellUpdate,
+    Grid,
+    Marks,
+    SheetCell,
+    WriteSet,
+    kpi_tab_name,
+    marks_from_headers,
+    owned_header,
+)
 
 
 def _displayed(value: Any, number_format: str) -> SheetCell:
@@ -56,8 +37,7 @@ def _displayed(value: Any, number_format: str) -> SheetCell:
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, int | float) and "%" in number_format:
-        percent = (Decimal(repr(value)) * 100).normalize()
-        return f"{percent:f}%"
+        return xlsx.percent_text(value, xlsx.percent_decimals(number_format))
     if isinstance(value, dt.datetime):
         return value.date() if value.time() == dt.time() else value
     if isinstance(value, str | int | float | dt.date) or value is None:
@@ -66,6 +46,9 @@ def _displayed(value: Any, number_format: str) -> SheetCell:
 
 
 class XlsxBackend:
+    """An .xlsx or .xlsm file, read and written at the zip level (sheets.xlsx): only
+    kpibot's own cells change, every other part of the file stays as it was."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
 
@@ -76,85 +59,115 @@ class XlsxBackend:
     def read(self) -> WorkbookSnapshot:
         try:
             check_workbook(self.path)  # sheets/limits: refuse a hostile file before loading it
-            version = _version(self.path)
-            tabs, formulas = self._load(data_only=False)
-            if formulas:  # the values of formula cells are the cached results
-                cached, _ = self._load(data_only=True)
-                for tab, row, col in formulas:
-                    value = cached[tab][row][col]
-                    tabs[tab][row][col] = value if value is not None else tabs[tab][row][col]
+            data, version = read_versioned(self.path)
+            try:
+                book = xlsx.read_workbook(io.BytesIO(data), kpi_tab_name)
+                tabs, marks, merged = book.tabs, book.marks, book.merged
+            except xlsx.XlsxFormatError:
+                # Cells or rows without references: valid, but unusual; openpyxl reads them.
+                tabs = self._load_openpyxl(data)
+                marks, merged = Marks(), ()
         except FileNotFoundError as error:
             raise SheetError(f"ファイル {self.path} が見つかりません。", str(self.path)) from error
         except READ_ERRORS as error:
             raise SheetError(
                 f"{self.path.name} を .xlsx ファイルとして開けません（{error}）。", str(self.path)
             ) from error
-        return WorkbookSnapshot(self.path.stem, str(self.path), tabs, version)
+        return WorkbookSnapshot(
+            self.path.stem, str(self.path), tabs, version, marks=marks, merged=merged
+        )
 
-    def _load(self, data_only: bool) -> tuple[dict[str, Grid], list[tuple[str, int, int]]]:
-        workbook = openpyxl.load_workbook(self.path, read_only=True, data_only=data_only)
-        tabs: dict[str, Grid] = {}
-        formulas: list[tuple[str, int, int]] = []
-        try:
-            for sheet in workbook.worksheets:
-                grid: Grid = []
-                for r, row in enumerate(sheet.iter_rows()):
-                    line: list[SheetCell] = []
-                    for c, cell in enumerate(row):
-                        value = cell.value
-                        if isinstance(value, str) and value.startswith("=") and not data_only:
-                            formulas.append((sheet.title, r, c))
-                        line.append(_displayed(value, getattr(cell, "number_format", "") or ""))
-                    grid.append(line)
-                tabs[sheet.title] = grid
-        finally:
-            workbook.close()
-        return tabs, formulas
+    def _load_openpyxl(self, data: bytes) -> dict[str, Grid]:
+        tabs, formulas = _load(data, data_only=False)
+        if formulas:  # the values of formula cells are the cached results
+            cached, _ = _load(data, data_only=True)
+            for tab, row, col in formulas:
+                value = cached[tab][row][col]
+                tabs[tab][row][col] = value if value is not None else tabs[tab][row][col]
+        return tabs
 
     def write(self, changes: WriteSet, read_as: WorkbookSnapshot) -> None:
         if changes.empty:
             return
-        _check_unchanged(self.path, read_as)
-        workbook = openpyxl.load_workbook(self.path)
-        sheet = workbook[changes.kpi_tab]
-        for update in changes.cells:
-            cell = sheet.cell(row=update.row, column=update.col)
-            if update.row == changes.header_row and cell.value is None and update.col > 1:
-                # A new owned column's header looks like the header beside it.
-                left = sheet.cell(row=update.row, column=update.col - 1)
-                if isinstance(left, Cell) and isinstance(cell, Cell) and left.has_style:
-                    cell.font = copy.copy(left.font)  # type: ignore[assignment]
-                    cell.fill = copy.copy(left.fill)  # type: ignore[assignment]
-                    # The stubs type these as their base class; the proxies copy fine.
-                    cell.border = copy.copy(left.border)  # type: ignore[assignment]
-                    cell.alignment = copy.copy(left.alignment)  # type: ignore[assignment]
-            cell.value = update.value
-            cell.data_type = TYPE_STRING  # never a formula, whatever the text starts with
-        for name, grid in changes.tabs.items():
-            if name in workbook.sheetnames:
-                target = workbook[name]
-                target.delete_rows(1, target.max_row)
-            else:
-                target = workbook.create_sheet(name)
-            for r, line in enumerate(grid, start=1):
-                for c, value in enumerate(line, start=1):
-                    if value is None or value == "":
-                        continue
-                    cell = target.cell(row=r, column=c, value=str(value))
-                    cell.data_type = TYPE_STRING
-        _replace_atomically(self.path, workbook.save)
+
+        def fill(out: IO[bytes]) -> None:
+            with zipfile.ZipFile(self.path) as source:
+                package = xlsx.read_package(source)
+                xlsx.write_workbook(source, out, package, changes)
+
+        try:
+            replace_checked(self.path, read_as.version, fill)
+        except xlsx.XlsxFormatError as error:
+            raise SheetError(
+                f"{self.path.name} は kpibot が安全に書き込めない形式です（{error}）。"
+                "Excel か LibreOffice で開いて保存し直してください。何も書き込んでいません。",
+                str(self.path),
+            ) from error
 
 
-_ENCODINGS = ("utf-8-sig", "cp932")
+def _load(data: bytes, data_only: bool) -> tuple[dict[str, Grid], list[tuple[str, int, int]]]:
+    workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=data_only)
+    tabs: dict[str, Grid] = {}
+    formulas: list[tuple[str, int, int]] = []
+    try:
+        for sheet in workbook.worksheets:
+            grid: Grid = []
+            for r, row in enumerate(sheet.iter_rows()):
+                line: list[SheetCell] = []
+                for c, cell in enumerate(row):
+                    value = cell.value
+                    if isinstance(value, str) and value.startswith("=") and not data_only:
+                        formulas.append((sheet.title, r, c))
+                    line.append(_displayed(value, getattr(cell, "number_format", "") or ""))
+                grid.append(line)
+            tabs[sheet.title] = grid
+    finally:
+        workbook.close()
+    return tabs, formulas
+
+
 # What kpibot writes that Shift_JIS cannot hold, and the character people read the same.
 _SHIFT_JIS_LOOKALIKES = str.maketrans({"—": "―"})
 
 
+def decode_csv(data: bytes, name: str) -> tuple[str, str]:
+    """The text of a CSV file and its encoding: UTF-8 (with or without a BOM), else CP932
+    (Shift_JIS as Windows writes it) when the bytes are valid CP932 and do not look like
+    UTF-8 with a broken byte: such a file read as CP932 would be written back garbled."""
+    encoding = "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
+    try:
+        return data.decode(encoding), encoding
+    except UnicodeDecodeError as error:
+        utf8_error = error
+    loose = data.decode("utf-8", errors="replace")
+    broken = loose.count("\ufffd")
+    readable = sum(1 for char in loose if char > "\x7f") - broken
+    if readable >= broken * 4:  # mostly good UTF-8: a damaged UTF-8 file, not Shift_JIS
+        raise SheetError(
+            f"{name} は UTF-8 のファイルですが、{utf8_error.start + 1}バイト目に UTF-8 として"
+            "読めないバイトがあります。何も書き込んでいません。Excel などで開いて"
+            "「CSV UTF-8」で保存し直してください。",
+            name,
+        )
+    try:
+        return data.decode("cp932"), "cp932"
+    except UnicodeDecodeError as error:
+        raise SheetError(
+            f"{name} の文字コードを読めません（UTF-8 でも Shift_JIS でもありません。"
+            f"{error.start + 1}バイト目）。何も書き込んでいません。"
+            "UTF-8 か Shift_JIS で保存してください。",
+            name,
+        ) from error
+
+
 class CsvBackend:
-    """A CSV file is the KPI tab; the 評価 tab goes to a CSV file beside it."""
+    """A CSV file is the KPI tab; kpibot's summary tab goes to a CSV file beside it
+    (「<name>_評価.csv」). A CSV file has nowhere to keep a mark, so kpibot's columns say
+    so in their header: 「達成率（kpibot）」 (README "What kpibot owns")."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._summary_versions: dict[str, str] = {}
 
     @property
     def location(self) -> str:
@@ -162,36 +175,43 @@ class CsvBackend:
 
     @property
     def summary_path(self) -> Path:
-        return self.path.with_name(f"{self.path.stem}_{SUMMARY_TAB}.csv")
+        return self.tab_path(SUMMARY_TAB)
+
+    def tab_path(self, tab: str) -> Path:
+        return self.path.with_name(f"{self.path.stem}_{tab}.csv")
 
     def read(self) -> WorkbookSnapshot:
-        version = ""
         try:
             check_csv(self.path)  # sheets/limits: refuse a file out of proportion
-            version = _version(self.path)
-            tabs = {"KPI": self._read_grid(self.path)[0]}
-            if self.summary_path.exists():
-                summary = self._read_grid(self.summary_path)[0]
-                tabs[SUMMARY_TAB] = [[_live(cell) for cell in row] for row in summary]
+            data, version = read_versioned(self.path)
+            grid = self._grid(data, self.path)[0]
         except FileNotFoundError as error:
             raise SheetError(f"ファイル {self.path} が見つかりません。", str(self.path)) from error
-        return WorkbookSnapshot(self.path.stem, str(self.path), tabs, version)
-
-    def _read_grid(self, path: Path) -> tuple[Grid, str, str]:
-        data = path.read_bytes()
-        for encoding in _ENCODINGS:
+        tabs = {"KPI": grid}
+        summary_tab: str | None = None
+        self._summary_versions = {}
+        for tab in _summary_candidates():
+            path = self.tab_path(tab)
             try:
-                text = data.decode(encoding)
-                break
-            except UnicodeDecodeError:
+                summary_data, summary_version = read_versioned(path)
+            except FileNotFoundError:
                 continue
-        else:
-            raise SheetError(
-                f"{path.name} の文字コードを読めません。UTF-8 か Shift_JIS で保存してください。",
-                str(path),
-            )
-        if encoding == "utf-8-sig" and not data.startswith(b"\xef\xbb\xbf"):
-            encoding = "utf-8"
+            summary = [[_live(cell) for cell in row] for row in self._grid(summary_data, path)[0]]
+            tabs[tab] = summary
+            self._summary_versions[tab] = summary_version
+            if summary_tab is None and summary[:1] == [list(SUMMARY_HEADER)]:
+                summary_tab = tab  # kpibot's own: it starts with kpibot's header row
+        marks = marks_from_headers(grid)
+        return WorkbookSnapshot(
+            self.path.stem,
+            str(self.path),
+            tabs,
+            version,
+            marks=Marks(marks.columns, summary_tab),
+        )
+
+    def _grid(self, data: bytes, path: Path) -> tuple[Grid, str, str]:
+        text, encoding = decode_csv(data, path.name)
         newline = "\r\n" if "\r\n" in text else "\n"
         try:
             rows = list(csv.reader(io.StringIO(text, newline="")))
@@ -200,24 +220,53 @@ class CsvBackend:
                 f"{path.name} をCSVとして読めません（{error}）。", str(path)
             ) from error
         grid: Grid = [[cell if cell != "" else None for cell in row] for row in rows]
+        for line in grid:  # a trailing comma is no used cell
+            while line and line[-1] is None:
+                line.pop()
         return grid, encoding, newline
 
     def write(self, changes: WriteSet, read_as: WorkbookSnapshot) -> None:
         if changes.empty:
             return
-        _check_unchanged(self.path, read_as)
-        grid, encoding, newline = self._read_grid(self.path)
-        tabs = {changes.kpi_tab: grid}
-        apply_writes(tabs, changes)
+        data, version = read_versioned(self.path)
+        if version != read_as.version:
+            raise ConcurrentEditError(
+                f"{self.path.name} は読み込んだ後に別の人・プログラムが保存しました。"
+                "もう一度実行してください。",
+                str(self.path),
+            )
+        _, encoding, newline = self._grid(data, self.path)
         if changes.cells:
-            self._write_grid(self.path, tabs[changes.kpi_tab], encoding, newline)
-        if SUMMARY_TAB in changes.tabs:
+            # kpibot's new columns carry their mark in the header: 「達成率（kpibot）」.
+            headers = {
+                col: owned_header(item, english=_english(changes, col), beside_persons=True)
+                for item, col in changes.new_columns.items()
+            }
+            cells = tuple(
+                CellUpdate(u.row, u.col, headers[u.col])
+                if u.row == changes.header_row and u.col in headers
+                else u
+                for u in changes.cells
+            )
+            grid = self._grid(data, self.path)[0]
+            tabs = {changes.kpi_tab: grid}
+            apply_writes(tabs, WriteSet(changes.kpi_tab, changes.header_row, cells))
+            self._write_grid(self.path, version, tabs[changes.kpi_tab], encoding, newline)
+        for name, summary in changes.tabs.items():
             # The summary repeats project names typed by people: keep them from becoming
             # formulas when the file is opened in a spreadsheet program.
-            self._write_grid(self.summary_path, tabs[SUMMARY_TAB], encoding, newline, inert=True)
+            path = self.tab_path(name)
+            summary_version = "" if changes.summary_is_new else self._summary_versions[name]
+            self._write_grid(path, summary_version, summary, encoding, newline, inert=True)
 
     def _write_grid(
-        self, path: Path, grid: Grid, encoding: str, newline: str, inert: bool = False
+        self,
+        path: Path,
+        version: str,
+        grid: Grid,
+        encoding: str,
+        newline: str,
+        inert: bool = False,
     ) -> None:
         buffer = io.StringIO(newline="")
         writer = csv.writer(buffer, lineterminator=newline)
@@ -228,18 +277,30 @@ class CsvBackend:
         text = buffer.getvalue()
         if encoding == "cp932":
             text = text.translate(_SHIFT_JIS_LOOKALIKES)
-
-        def save(tmp: Path) -> None:
-            tmp.write_bytes(text.encode(encoding, errors="strict"))
-
         try:
-            _replace_atomically(path, save)
+            encoded = text.encode(encoding, errors="strict")
         except UnicodeEncodeError as error:
             raise SheetError(
                 f"{path.name} は {encoding} で保存されていますが、書き込む文字を表せません。"
                 "UTF-8 で保存し直してください。",
                 str(path),
             ) from error
+        replace_checked(path, version, lambda out: out.write(encoded))
+
+
+def _english(changes: WriteSet, col: int) -> bool:
+    header = next(
+        (u.value for u in changes.cells if u.row == changes.header_row and u.col == col), ""
+    )
+    return header.isascii()
+
+
+def _summary_candidates() -> list[str]:
+    """The names kpibot's summary file can have: 「評価」, else 「評価（kpibot）」, …"""
+    return [
+        SUMMARY_TAB + (KPIBOT_SUFFIX_JA if n > 1 else "") + (str(n - 1) if n > 2 else "")
+        for n in range(1, 5)
+    ]
 
 
 def _inert(text: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from enum import Enum
@@ -87,7 +87,11 @@ _ALIASES: dict[Field, tuple[str, ...]] = {
     ),
 }
 _FIELD_BY_HEADER = {alias: column for column, names in _ALIASES.items() for alias in names}
-_OWNED_BY_HEADER = {name: owned for owned in Owned for name in (owned.ja, owned.en)}
+# A person's column named exactly like one of kpibot's is the person's report of that value.
+_REPORTED_BY_NAME = {
+    "達成率": Field.REPORTED_RATE, "rate": Field.REPORTED_RATE,
+    "評価": Field.REPORTED_RATING, "rating": Field.REPORTED_RATING,
+}  # fmt: skip
 REQUIRED = (Field.FISCAL_YEAR, Field.PROJECT, Field.TARGET, Field.ACTUAL)
 # Blank cells of these columns mean "same as the row above" (merged cells in the source).
 CARRIED = (Field.FISCAL_YEAR, Field.PROJECT, Field.DEPARTMENT)  # in the order of Field
@@ -105,6 +109,79 @@ def header_key(cell: SheetCell) -> str:
         return ""
     text = _SPACE.sub("", unicodedata.normalize("NFKC", str(cell))).lower().lstrip("※")
     return _TRAILING_NOTE.sub("", text)
+
+
+def exact_header(cell: SheetCell) -> str:
+    """A header as typed, with only width, case and spaces ignored: no note is dropped, so
+    「評価（担当課記入）」 or 「※評価」 is never 「評価」."""
+    if cell is None:
+        return ""
+    return _SPACE.sub("", unicodedata.normalize("NFKC", str(cell))).lower()
+
+
+KPIBOT_SUFFIX_JA = "（kpibot）"
+KPIBOT_SUFFIX_EN = " (kpibot)"
+
+
+def owned_header(item: Owned, english: bool, beside_persons: bool) -> str:
+    """The header kpibot writes over a column it creates: its plain name, or, when a
+    person's column already has that name, the name with 「（kpibot）」 after it."""
+    if english:
+        return item.en + (KPIBOT_SUFFIX_EN if beside_persons else "")
+    return item.ja + (KPIBOT_SUFFIX_JA if beside_persons else "")
+
+
+def _owned_names(item: Owned) -> frozenset[str]:
+    return frozenset(
+        exact_header(owned_header(item, english, beside))
+        for english in (False, True)
+        for beside in (False, True)
+    )
+
+
+_OWNED_NAMES = {item: _owned_names(item) for item in Owned}
+
+
+@dataclass(frozen=True)
+class Marks:
+    """What kpibot recorded as its own when it created it (README "What kpibot owns"): a
+    developer metadata entry in Google Sheets, a defined name in .xlsx, the header text
+    in .csv. Only these are ever written; nothing is taken by its name alone."""
+
+    columns: Mapping[Owned, int] = field(default_factory=dict)  # KPI tab, 1-based
+    summary_tab: str | None = None
+
+
+def marks_from_headers(grid: Grid) -> Marks:
+    """The .csv mark: a column whose header says 「（kpibot）」 after kpibot's name, among the
+    first rows (a CSV file has nowhere else to keep it)."""
+    wanted = {
+        exact_header(owned_header(item, english, True)): item
+        for item in Owned
+        for english in (False, True)
+    }
+    for line in grid[:HEADER_SEARCH_ROWS]:
+        columns: dict[Owned, int] = {}
+        for col, cell in enumerate(line, start=1):
+            item = wanted.get(exact_header(cell))
+            if item is not None:
+                columns.setdefault(item, col)
+        if columns:
+            return Marks(columns)
+    return Marks()
+
+
+def used_width(grid: Grid) -> int:
+    """The rightmost column that holds anything in any row (a note with no header too)."""
+    widest = 0
+    for line in grid:
+        width = len(line)
+        if width <= widest:
+            continue
+        while width > widest and (line[width - 1] is None or line[width - 1] == ""):
+            width -= 1
+        widest = max(widest, width)
+    return widest
 
 
 def _cell(cell: SheetCell) -> Cell:
@@ -129,6 +206,8 @@ class KpiTable:
     other_rows: tuple[int, ...]  # rows below the header that hold no KPI
     english: bool
     problems: tuple[RowProblem, ...] = field(default_factory=tuple)
+    # The header each new owned column gets (「（kpibot）」 beside a person's same-named one).
+    new_headers: Mapping[Owned, str] = field(default_factory=dict)
 
 
 def kpi_tab_name(tab_names: Sequence[str]) -> str:
@@ -140,20 +219,32 @@ def kpi_tab_name(tab_names: Sequence[str]) -> str:
     return tab_names[0]
 
 
-def find_header(grid: Grid, tab: str) -> tuple[int, dict[Field, int], dict[Owned, int], bool]:
-    """The header row among the first rows: the one that names the most KPI columns."""
+def find_header(
+    grid: Grid, tab: str, marks: Marks | None = None
+) -> tuple[int, dict[Field, int], dict[Owned, int], bool]:
+    """The header row among the first rows: the one that names the most KPI columns.
+    A column is kpibot's only when `marks` records it and its header still says kpibot's
+    name; a person's 「達成率」 or 「評価」 column is read as their 報告達成率 / 報告評価."""
+    marked = {col: item for item, col in (marks or Marks()).columns.items()}
     best: tuple[int, dict[Field, int], dict[Owned, int], list[str]] | None = None
     for index, row in enumerate(grid[:HEADER_SEARCH_ROWS]):
         columns: dict[Field, int] = {}
         owned: dict[Owned, int] = {}
         raw_names: list[str] = []
+        reported: dict[Field, int] = {}
         for col, cell in enumerate(row, start=1):
+            item = marked.get(col)
+            if item is not None and exact_header(cell) in _OWNED_NAMES[item]:
+                owned.setdefault(item, col)
+                continue
             key = header_key(cell)
             if key in _FIELD_BY_HEADER:
                 columns.setdefault(_FIELD_BY_HEADER[key], col)
                 raw_names.append(key)
-            elif key in _OWNED_BY_HEADER:
-                owned.setdefault(_OWNED_BY_HEADER[key], col)
+            elif (as_reported := _REPORTED_BY_NAME.get(exact_header(cell))) is not None:
+                reported.setdefault(as_reported, col)
+        for column, col in reported.items():
+            columns.setdefault(column, col)  # an explicit 報告達成率 column comes first
         if best is None or len(columns) > len(best[1]):
             best = (index + 1, columns, owned, raw_names)
     if best is None or len(best[1]) < 2:
@@ -176,8 +267,8 @@ def find_header(grid: Grid, tab: str) -> tuple[int, dict[Field, int], dict[Owned
     return header_row, columns, owned, english
 
 
-def read_kpi_table(grid: Grid, tab: str) -> KpiTable:
-    header_row, columns, owned, english = find_header(grid, tab)
+def read_kpi_table(grid: Grid, tab: str, marks: Marks | None = None) -> KpiTable:
+    header_row, columns, owned, english = find_header(grid, tab, marks)
     problems: list[RowProblem] = []
     header = grid[header_row - 1]
     seen: dict[Field, int] = {}
@@ -198,17 +289,37 @@ def read_kpi_table(grid: Grid, tab: str) -> KpiTable:
         else:
             seen[column] = col
 
-    # Owned columns that are absent are added after the last used header cell.
-    last_used = max(
-        (col for col, cell in enumerate(header, start=1) if header_key(cell)), default=0
-    )
+    # Owned columns that are absent are added right of every used cell: a note typed
+    # beside the table in a column with no header is the person's too.
+    last_used = max(used_width(grid), max(owned.values(), default=0))
     all_owned = dict(owned)
     new_owned = []
+    new_headers: dict[Owned, str] = {}
+    names_taken = {exact_header(cell) for cell in header}
     for item in Owned:
         if item not in all_owned:
             last_used += 1
             all_owned[item] = last_used
             new_owned.append(item)
+            plain = owned_header(item, english, beside_persons=False)
+            beside = exact_header(plain) in names_taken
+            new_headers[item] = owned_header(item, english, beside)
+            if beside:
+                problems.append(
+                    RowProblem(
+                        header_row,
+                        "",
+                        f"「{plain}」列は人が作った列なので書き換えません"
+                        + (
+                            f"（{column_letters(columns[reported])}列を「{reported.label}」として読みます）"
+                            if (reported := _REPORTED_BY_NAME.get(exact_header(plain)))
+                            and reported in columns
+                            else ""
+                        )
+                        + f"。kpibot の結果は「{new_headers[item]}」列に書きます。",
+                        Severity.WARNING,
+                    )
+                )
 
     rows: list[RawRow] = []
     other_rows: list[int] = []
@@ -260,6 +371,7 @@ def read_kpi_table(grid: Grid, tab: str) -> KpiTable:
         other_rows=tuple(other_rows),
         english=english,
         problems=tuple(problems),
+        new_headers=new_headers,
     )
 
 
@@ -287,6 +399,15 @@ class WriteSet:
     # note). Only for backends whose snapshot carries notes.
     notes: dict[tuple[int, int], str] = field(default_factory=dict)
     rating_column: int = 0  # the 評価 column, for backends that colour ratings
+    rate_column: int = 0  # the 達成率 column: backends write its percentages as numbers
+    # Owned columns created by this write (item → column): the backend marks them as
+    # kpibot's in the same write. The summary tab's name; new unless marked already.
+    new_columns: Mapping[Owned, int] = field(default_factory=dict)
+    summary_tab: str = SUMMARY_TAB
+    summary_is_new: bool = False
+    # The header row as read, for backends that re-read it before writing: a column
+    # inserted, deleted or moved meanwhile shows there.
+    header: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -326,10 +447,25 @@ def owned_values(evaluation: Evaluation, table: KpiTable) -> dict[int, dict[Owne
     for raw in table.rows:
         row_values = values.setdefault(raw.row, dict(blank))
         row_problems = problems.get(raw.row, [])
-        row_values[Owned.CHECK] = "\n".join(_check_text(problem) for problem in row_problems)
+        row_values[Owned.CHECK] = _fitted(
+            "\n".join(_check_text(problem) for problem in row_problems)
+        )
     for row in table.other_rows:
         values.setdefault(row, dict(blank))
     return values
+
+
+# The most characters a cell holds in Excel (Google Sheets: 50,000). A longer 検証 text is cut
+# here, in the plan, so that what is written is what the next sync expects: it is not cut
+# by the file and written again on every sync.
+CELL_TEXT_LIMIT = 32_767
+_CUT = "…（以下省略）"
+
+
+def _fitted(text: str) -> str:
+    if len(text) <= CELL_TEXT_LIMIT:
+        return text
+    return text[: CELL_TEXT_LIMIT - len(_CUT)] + _CUT
 
 
 def _check_text(problem: RowProblem) -> str:
@@ -364,28 +500,36 @@ def plan_writes(
     grid: Grid,
     table: KpiTable,
     evaluation: Evaluation,
-    tabs: dict[str, Grid],
+    tabs: Mapping[str, Grid],
     notes: dict[tuple[int, int], str] | None = None,
+    marks: Marks | None = None,
+    merged: Sequence[tuple[int, int, int, int]] = (),
 ) -> WriteSet:
     """The owned cells whose text differs from what kpibot would write, and nothing else.
     `notes` are the KPI tab's cell notes, when the backend can show notes (else None)."""
     updates: list[CellUpdate] = []
     for item in table.new_owned:
-        updates.append(
-            CellUpdate(table.header_row, table.owned[item], item.en if table.english else item.ja)
-        )
+        updates.append(CellUpdate(table.header_row, table.owned[item], table.new_headers[item]))
+    # Cells of a merged range other than its top-left one hold nothing of their own: the
+    # range's value is written once, at its top-left cell.
+    hidden = _covered_cells(merged, set(table.owned.values()))
+    rate_col = table.owned[Owned.RATE]
     for row, row_values in owned_values(evaluation, table).items():
         line = grid[row - 1] if row <= len(grid) else []
         for item, text in row_values.items():
             col = table.owned[item]
+            if hidden and (row, col) in hidden:
+                continue
             current = comparable(line[col - 1]) if col <= len(line) else ""
-            if current != text:
+            if current != text and not (col == rate_col and same_percent(current, text)):
                 updates.append(CellUpdate(row, col, text))
     summary = summary_grid(evaluation)
     write_tabs: dict[str, Grid] = {}
-    existing = tabs.get(SUMMARY_TAB)
+    summary_tab, summary_is_new = summary_tab_name(tabs, marks)
+    existing = None if summary_is_new else tabs.get(summary_tab)
     if existing is None or _trimmed(existing) != _trimmed(summary):
-        write_tabs[SUMMARY_TAB] = summary
+        write_tabs[summary_tab] = summary
+    header = grid[table.header_row - 1] if table.header_row <= len(grid) else []
     return WriteSet(
         table.tab,
         table.header_row,
@@ -395,7 +539,71 @@ def plan_writes(
         key_columns(table),
         plan_notes(table, evaluation, notes) if notes is not None else {},
         table.owned[Owned.RATING],
+        rate_col,
+        {item: table.owned[item] for item in table.new_owned},
+        summary_tab,
+        summary_is_new,
+        tuple(shown(cell) for cell in header),
     )
+
+
+def summary_tab_name(tabs: Mapping[str, Grid], marks: Marks | None) -> tuple[str, bool]:
+    """The tab kpibot writes its summary to, and whether it is still to be created. A tab a
+    person made is never written, even when it is named 「評価」."""
+    if marks is not None and marks.summary_tab is not None and marks.summary_tab in tabs:
+        return marks.summary_tab, False
+    taken = {name.casefold() for name in tabs}  # Excel and Google compare tab names so
+    for number in range(1, 100):
+        name = SUMMARY_TAB + (KPIBOT_SUFFIX_JA if number > 1 else "")
+        name += str(number - 1) if number > 2 else ""
+        if name.casefold() not in taken:
+            return name, True
+    raise SchemaError("kpibot の集計タブの名前が見つかりません。タブを整理してください。")
+
+
+def summary_notice(changes: WriteSet) -> RowProblem | None:
+    """What `check` says when kpibot's summary cannot go to the 「評価」 tab."""
+    if changes.summary_tab == SUMMARY_TAB:
+        return None
+    return RowProblem(
+        changes.header_row,
+        "",
+        f"「{SUMMARY_TAB}」タブは人が作ったタブなので触れません。"
+        f"kpibot の集計は「{changes.summary_tab}」タブに書きます。",
+        Severity.WARNING,
+    )
+
+
+_PERCENT = re.compile(r"-?\d+(?:\.\d+)?%")
+
+
+def same_percent(current: str, wanted: str) -> bool:
+    """「73.30%」 and 「73.3%」 are the same rate: a cell kpibot wrote as a number comes
+    back in the cell's own format."""
+    if not (_PERCENT.fullmatch(current) and _PERCENT.fullmatch(wanted)):
+        return False
+    return Decimal(current[:-1]) == Decimal(wanted[:-1])
+
+
+def percent_number(text: str) -> Decimal | None:
+    """「73.3%」 → 0.733, what kpibot writes into a 達成率 cell; None for 「—」 and text."""
+    if not _PERCENT.fullmatch(text):
+        return None
+    return Decimal(text[:-1]) / 100
+
+
+def _covered_cells(
+    merged: Sequence[tuple[int, int, int, int]], columns: set[int]
+) -> set[tuple[int, int]]:
+    covered: set[tuple[int, int]] = set()
+    for first_row, first_col, last_row, last_col in merged:
+        for col in range(first_col, last_col + 1):
+            if col not in columns:
+                continue
+            for row in range(first_row, last_row + 1):
+                if (row, col) != (first_row, first_col):
+                    covered.add((row, col))
+    return covered
 
 
 NOTE_PREFIX = "kpibot: "

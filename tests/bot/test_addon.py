@@ -88,7 +88,7 @@ def test_run_now_rates_a_1000_row_sheet_and_lists_the_problems_within_10_seconds
     assert response.status_code == 200 and elapsed < 10, (response.text, elapsed)
     result = response.json()
     assert result["written"] and result["projects"] == ROWS // 4
-    grid = service.api.grid(SHEET, "KPI")
+    grid = service.api.shown(SHEET, "KPI")
     assert grid[1][6:10] == ["達成率", "達成", "評価", "検証"]
     assert grid[2][6] == "50.0%"
     [problem] = [p for p in result["problems"] if p["severity"] == "error"]

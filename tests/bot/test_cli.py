@@ -65,7 +65,7 @@ def test_sync_uses_kpibot_sheet_from_the_environment(
     monkeypatch.setenv("KPIBOT_SHEET", str(path))
     assert main(["sync"]) == 0
     assert "書き込みました" in capsys.readouterr().out
-    assert openpyxl.load_workbook(path)["KPI"]["E2"].value == "120.0%"
+    assert openpyxl.load_workbook(path)["KPI"]["E2"].value == 1.2  # a number, shown as 120.0%
 
 
 def test_check_exits_1_when_cells_have_errors(

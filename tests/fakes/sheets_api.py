@@ -74,6 +74,32 @@ class Tab:
     rows: list[list[Cell]] = field(default_factory=list)
     row_count: int = 1000
     column_count: int = 26
+    # Developer metadata on the sheet, and on columns (0-based index → entries): it moves
+    # with its column when columns are inserted or deleted, as in Google Sheets.
+    metadata: list[dict[str, Any]] = field(default_factory=list)
+    column_metadata: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def insert_columns(self, at: int, count: int = 1) -> None:
+        """A person inserts `count` columns before 0-based column `at`."""
+        for line in self.rows:
+            if len(line) > at:
+                line[at:at] = [Cell() for _ in range(count)]
+        self.column_metadata = {
+            (c + count if c >= at else c): entries for c, entries in self.column_metadata.items()
+        }
+        self.column_count += count
+
+    def delete_column(self, at: int) -> None:
+        """A person deletes 0-based column `at` (and its developer metadata)."""
+        for line in self.rows:
+            if len(line) > at:
+                del line[at]
+        self.column_metadata = {
+            (c - 1 if c > at else c): entries
+            for c, entries in self.column_metadata.items()
+            if c != at
+        }
+        self.column_count -= 1
 
     def cell(self, row: int, col: int) -> Cell:
         """0-based; grows the grid as needed."""
@@ -108,6 +134,7 @@ class FakeSheetsApi(LocalServer):
         self.hooks: dict[str, list[Callable[[], None]]] = {}
         self.lock = threading.RLock()
         self.tokens: set[str] = set()
+        self.metadata_ids = 0
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.private_pem = key.private_bytes(
             serialization.Encoding.PEM,
@@ -166,6 +193,21 @@ class FakeSheetsApi(LocalServer):
 
     def tab(self, spreadsheet_id: str, name: str) -> Tab:
         return self.spreadsheets[spreadsheet_id][name]
+
+    def shown(self, spreadsheet_id: str, name: str) -> list[list[CellValue]]:
+        """A tab as a person sees it (formatted, as FORMATTED_VALUE reads it), trimmed of
+        empty cells at the right and empty rows at the bottom."""
+        with self.lock:
+            rows = [
+                [c.formatted() or None for c in line]
+                for line in self.tab(spreadsheet_id, name).rows
+            ]
+        for line in rows:
+            while line and line[-1] is None:
+                line.pop()
+        while rows and not rows[-1]:
+            rows.pop()
+        return rows  # type: ignore[return-value]
 
     def grid(self, spreadsheet_id: str, name: str) -> list[list[CellValue]]:
         with self.lock:
@@ -294,12 +336,30 @@ class FakeSheetsApi(LocalServer):
                     "gridProperties": {"rowCount": tab.row_count, "columnCount": tab.column_count},
                 }
             }
+            if tab.metadata:
+                entry["developerMetadata"] = [self._located(tab, m) for m in tab.metadata]
             if with_data and (not wanted or tab.title in wanted):
                 row_data = [
                     {"values": [({"note": c.note} if c.note else {}) for c in line]}
                     for line in tab.rows
                 ]
-                entry["data"] = [{"startRow": 0, "startColumn": 0, "rowData": row_data}]
+                columns = [
+                    {"pixelSize": 100}
+                    | (
+                        {"developerMetadata": [self._located(tab, m) for m in entries]}
+                        if (entries := tab.column_metadata.get(c))
+                        else {}
+                    )
+                    for c in range(tab.column_count)
+                ]
+                entry["data"] = [
+                    {
+                        "startRow": 0,
+                        "startColumn": 0,
+                        "rowData": row_data,
+                        "columnMetadata": columns,
+                    }
+                ]
             sheets.append(entry)
         return 200, {
             "spreadsheetId": spreadsheet_id,
@@ -433,12 +493,66 @@ class FakeSheetsApi(LocalServer):
             spec = request["repeatCell"]
             grid_range = spec["range"]
             tab = self._by_id(book, grid_range["sheetId"])
-            color = spec["cell"].get("userEnteredFormat", {}).get("backgroundColor")
+            entered = spec["cell"].get("userEnteredFormat", {})
+            color = entered.get("backgroundColor")
+            pattern = entered.get("numberFormat", {}).get("pattern", "")
+            fields = spec.get("fields", "")
             for row_at in range(grid_range["startRowIndex"], grid_range["endRowIndex"]):
                 for col_at in range(grid_range["startColumnIndex"], grid_range["endColumnIndex"]):
-                    tab.cell(row_at, col_at).background = color
+                    if "backgroundColor" in fields:
+                        tab.cell(row_at, col_at).background = color
+                    if "numberFormat" in fields:
+                        tab.cell(row_at, col_at).number_format = pattern
             return {}
+        if "createDeveloperMetadata" in request:
+            return self._create_metadata(book, request["createDeveloperMetadata"])
         raise ApiError(400, f"Unsupported request: {list(request)}")
+
+    def _create_metadata(self, book: dict[str, Tab], spec: dict[str, Any]) -> dict[str, Any]:
+        """CreateDeveloperMetadataRequest: on a sheet or on one column (dimensionRange)."""
+        metadata = dict(spec.get("developerMetadata") or {})
+        location = metadata.pop("location", None) or {}
+        if not isinstance(metadata.get("metadataKey"), str):
+            raise ApiError(400, "developerMetadata.metadataKey is required")
+        if metadata.get("visibility") not in ("DOCUMENT", "PROJECT"):
+            raise ApiError(400, "developerMetadata.visibility is required")
+        with self.lock:
+            self.metadata_ids += 1
+            metadata["metadataId"] = self.metadata_ids
+        if set(location) == {"sheetId"}:
+            tab = self._by_id(book, location["sheetId"])
+            tab.metadata.append(metadata)
+        elif set(location) == {"dimensionRange"}:
+            dimension = location["dimensionRange"]
+            tab = self._by_id(book, dimension["sheetId"])
+            start, end = dimension["startIndex"], dimension["endIndex"]
+            if dimension["dimension"] != "COLUMNS" or end != start + 1 or end > tab.column_count:
+                raise ApiError(400, "this fake keeps developer metadata on one column")
+            tab.column_metadata.setdefault(start, []).append(metadata)
+        else:
+            raise ApiError(400, f"Unsupported developer metadata location: {list(location)}")
+        return {"createDeveloperMetadata": {"developerMetadata": self._located(tab, metadata)}}
+
+    @staticmethod
+    def _located(tab: Tab, metadata: dict[str, Any]) -> dict[str, Any]:
+        """An entry as the API returns it, with its location where it is now."""
+        found = dict(metadata)
+        column = next(
+            (c for c, entries in tab.column_metadata.items() if metadata in entries), None
+        )
+        if column is None:
+            found["location"] = {"locationType": "SHEET", "sheetId": tab.sheet_id}
+        else:
+            found["location"] = {
+                "locationType": "COLUMN",
+                "dimensionRange": {
+                    "sheetId": tab.sheet_id,
+                    "dimension": "COLUMNS",
+                    "startIndex": column,
+                    "endIndex": column + 1,
+                },
+            }
+        return found
 
     @staticmethod
     def _by_id(book: dict[str, Tab], sheet_id: int) -> Tab:

@@ -83,7 +83,7 @@ def test_the_kanagawa_reference_is_reproduced_on_the_google_backend(
     report = sync(settings)
     assert report.written
 
-    grid = api.grid(SHEET, "KPI")
+    grid = api.shown(SHEET, "KPI")
     header = [str(c) for c in grid[0]]
     rate, rating = header.index("達成率"), header.index("評価")
     published_rate, published_rating = header.index("公表達成率"), header.index("公表評価")
@@ -127,9 +127,9 @@ def test_cells_kpibot_does_not_own_are_left_exactly_as_they_were(
     )
     api.tab(SHEET, "KPI").cell(3, 3).number_format = "0%"
     api.tab(SHEET, "KPI").cell(3, 4).number_format = "0.0%"
-    before = not_owned(api.grid(SHEET, "KPI"))
+    before = not_owned(api.shown(SHEET, "KPI"))
     report = sync(settings)
-    after = api.grid(SHEET, "KPI")
+    after = api.shown(SHEET, "KPI")
     assert not_owned(after) == before
     assert after[1][6:10] == ["達成率", "達成", "評価", "検証"]
     assert after[3][6] == "90.0%"  # the percent cells were rated as the person sees them
@@ -186,7 +186,7 @@ def test_429_storms_are_waited_out_honouring_retry_after(
     api.inject("valuesBatchUpdate", Fault(503), Fault(500))
     report = sync(settings)
     assert report.written
-    assert api.grid(SHEET, "KPI")[2][6] == "120.0%"
+    assert api.shown(SHEET, "KPI")[2][6] == "120.0%"
     assert api.count("batchGet") >= 4
 
 
@@ -195,12 +195,12 @@ def test_a_write_that_keeps_failing_is_reported_and_leaves_the_sheet_as_it_was(
 ) -> None:
     small_sheet(api, ["R5", "事業A", "参加者数", "100人", "120人"])
     api.tab(SHEET, "KPI").column_count = 10
-    before = api.grid(SHEET, "KPI")
+    before = api.shown(SHEET, "KPI")
     api.inject("batchUpdate", *[Fault(500) for _ in range(10)])
     with pytest.raises(SheetError) as caught:
         sync(settings)
     assert SHEET in caught.value.message and "書き込まれていません" in caught.value.message
-    assert api.grid(SHEET, "KPI") == before
+    assert api.shown(SHEET, "KPI") == before
     assert set(api.spreadsheets[SHEET]) == {"KPI"}  # no half-made 評価 tab either
 
 
@@ -210,11 +210,11 @@ def test_a_values_only_write_that_keeps_failing_changes_nothing(
     small_sheet(api, ["R5", "事業A", "参加者数", "100人", "120人"])
     sync(settings)
     api.tab(SHEET, "KPI").cell(2, 4).value = "130人"
-    before = api.grid(SHEET, "KPI"), api.grid(SHEET, "評価")
+    before = api.shown(SHEET, "KPI"), api.grid(SHEET, "評価")
     api.inject("valuesBatchUpdate", *[Fault(503) for _ in range(10)])
     with pytest.raises(SheetError):
         sync(settings)
-    assert (api.grid(SHEET, "KPI"), api.grid(SHEET, "評価")) == before
+    assert (api.shown(SHEET, "KPI"), api.grid(SHEET, "評価")) == before
 
 
 def test_values_are_written_raw_so_text_never_becomes_a_formula(
@@ -231,12 +231,12 @@ def test_values_are_written_raw_so_text_never_becomes_a_formula(
 
 def test_malformed_answers_are_errors_not_crashes(api: FakeSheetsApi, settings: Settings) -> None:
     small_sheet(api, ["R5", "事業A", "参加者数", "100人", "120人"])
-    before = api.grid(SHEET, "KPI")
+    before = api.shown(SHEET, "KPI")
     api.inject("batchGet", Fault(200, body=b"<html>not json"))
     with pytest.raises(SheetError) as caught:
         sync(settings)
     assert "予期しない応答" in caught.value.message
-    assert api.grid(SHEET, "KPI") == before
+    assert api.shown(SHEET, "KPI") == before
 
 
 def test_slow_answers_are_waited_for(api: FakeSheetsApi, settings: Settings) -> None:
@@ -266,7 +266,7 @@ def test_a_row_inserted_between_read_and_write_never_gets_another_rows_result(
     api.before("batchGet", person_inserts_a_row)
     report = sync(settings)
     assert report.written
-    rates = {row[1]: row[6] for row in api.grid(SHEET, "KPI")[2:]}
+    rates = {row[1]: row[6] for row in api.shown(SHEET, "KPI")[2:]}
     assert rates == {"事業C": "300.0%", "事業A": "50.0%", "事業B": "150.0%"}
 
 
@@ -364,7 +364,7 @@ def test_the_cli_syncs_a_google_sheet_named_in_the_environment(
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(api.write_key_file(tmp_path)))
     assert main(["sync"]) == 0
     assert "書き込みました" in capsys.readouterr().out
-    assert api.grid(SHEET, "KPI")[2][6] == "120.0%"
+    assert api.shown(SHEET, "KPI")[2][6] == "120.0%"
     monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS")
     assert main(["check"]) == 2
     assert "GOOGLE_APPLICATION_CREDENTIALS" in capsys.readouterr().err

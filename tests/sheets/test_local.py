@@ -25,9 +25,14 @@ def sync(backend: XlsxBackend | CsvBackend) -> services.Report:
     return services.sync(backend, NAIKAKUFU, Rounding.TRUNCATE)
 
 
-def published_vs_written(grid: list[list[object]]) -> None:
+def shown_grid(path: Path, tab: str) -> list[list[object]]:
+    """A tab as a person sees it (a 達成率 of 1.2 formatted 0.0% reads 「120.0%」)."""
+    return [list(row) for row in XlsxBackend(path).read().tabs[tab]]
+
+
+def published_vs_written(grid: list[list[object]], suffix: str = "") -> None:
     header = [str(c) for c in grid[0]]
-    rate, rating = header.index("達成率"), header.index("評価")
+    rate, rating = header.index("達成率" + suffix), header.index("評価" + suffix)
     published_rate, published_rating = header.index("公表達成率"), header.index("公表評価")
     rows = [r for r in grid[1:] if any(c not in (None, "") for c in r)]
     assert len(rows) == 36
@@ -42,7 +47,7 @@ def test_sync_of_the_kanagawa_workbook_writes_every_published_rate_and_rating(
 ) -> None:
     report = sync(XlsxBackend(kanagawa_xlsx))
     assert report.written
-    published_vs_written(read_xlsx(kanagawa_xlsx, "KPI"))
+    published_vs_written(shown_grid(kanagawa_xlsx, "KPI"))
     summary = read_xlsx(kanagawa_xlsx, "評価")
     assert summary[0][:3] == ["年度", "事業名", "担当課"]
     assert len(summary) == 11
@@ -55,7 +60,7 @@ def test_sync_of_the_kanagawa_csv_writes_every_published_rate_and_rating(tmp_pat
     sync(CsvBackend(path))
     with path.open(encoding="utf-8") as source:
         grid: list[list[object]] = [list(r) for r in csv.reader(source)]
-    published_vs_written(grid)
+    published_vs_written(grid, suffix="（kpibot）")  # the .csv mark (README)
     assert (tmp_path / "kanagawa_評価.csv").exists()
 
 
@@ -124,7 +129,9 @@ def test_sync_touches_only_the_owned_cells(tmp_path: Path) -> None:
     assert workbook.sheetnames == ["KPI", "メモ", "評価"]
     kpi = workbook["KPI"]
     assert [kpi.cell(3, c).value for c in range(9, 13)] == ["達成率", "達成", "評価", "検証"]
-    assert kpi["I4"].value == "120.0%" and kpi["I5"].value == "90.0%"  # 72% / 80%
+    # Rates are numbers formatted 0.0%, so that a person can sum, sort and chart them.
+    assert kpi["I4"].value == 1.2 and kpi["I5"].value == 0.9  # 72% / 80%
+    assert kpi["I4"].number_format == kpi["I5"].number_format == "0.0%"
     assert "複数の値" in str(kpi["L6"].value)
     # A project name that looks like a formula is written as text, not run.
     summary = workbook["評価"]
@@ -135,7 +142,7 @@ def test_sync_touches_only_the_owned_cells(tmp_path: Path) -> None:
 def test_percent_cells_are_read_as_the_person_sees_them(tmp_path: Path) -> None:
     path = _decorated_workbook(tmp_path / "book.xlsx")
     snapshot = XlsxBackend(path).read()
-    assert snapshot.tabs["KPI"][4][3:5] == ["80%", "72%"]
+    assert snapshot.tabs["KPI"][4][3:5] == ["80.0%", "72.0%"]  # as Excel shows 0.0%
 
 
 def test_a_formula_without_a_saved_result_is_explained(tmp_path: Path) -> None:
@@ -152,16 +159,22 @@ def test_stale_owned_cells_of_rows_that_are_no_longer_kpis_are_cleared(tmp_path:
         tmp_path / "s.xlsx",
         {
             "KPI": [
-                ["年度", "事業名", "目標値", "実績値", "達成率", "達成", "評価", "検証"],
-                ["R5", "A", "10", "12", None, None, None, None],
-                [None, None, None, None, "50.0%", "×", "古い評価", "古い指摘"],
+                ["年度", "事業名", "目標値", "実績値"],
+                ["R5", "A", "10", "12"],
+                ["R5", "B", "10", "5"],
             ]
         },
     )
     sync(XlsxBackend(path))
-    grid = read_xlsx(path, "KPI")
-    assert list(grid[1][4:8]) == ["120.0%", "○", "地方創生に非常に効果的であった", None]
-    assert all(cell in (None, "") for cell in grid[2][4:8])
+    assert shown_grid(path, "KPI")[2][4:7] == ["50.0%", "×", "地方創生に効果がなかった"]
+    workbook = openpyxl.load_workbook(path)
+    for cell in ("A3", "B3", "C3", "D3"):  # the second row stops being a KPI
+        workbook["KPI"][cell] = None
+    workbook.save(path)
+    sync(XlsxBackend(path))
+    grid = shown_grid(path, "KPI")
+    assert list(grid[1][4:7]) == ["120.0%", "○", "地方創生に非常に効果的であった"]
+    assert all(cell in (None, "") for cell in (grid[2] if len(grid) > 2 else [])[4:8])
 
 
 def test_a_file_saved_by_someone_else_meanwhile_is_not_overwritten(tmp_path: Path) -> None:
@@ -200,7 +213,7 @@ def test_sync_reads_again_after_a_concurrent_save_and_keeps_the_persons_edit(
     report = sync(EditedOnceXlsx(path))
     assert report.written
     kpi = openpyxl.load_workbook(path)["KPI"]
-    assert kpi["E4"].value == "150人" and kpi["I4"].value == "150.0%"
+    assert kpi["E4"].value == "150人" and kpi["I4"].value == 1.5
 
 
 def test_csv_in_shift_jis_stays_shift_jis(tmp_path: Path) -> None:

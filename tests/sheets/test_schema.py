@@ -3,7 +3,15 @@ from __future__ import annotations
 import pytest
 
 from rules.models import Field
-from sheets.schema import Grid, Owned, SchemaError, kpi_tab_name, read_kpi_table
+from sheets.schema import (
+    Grid,
+    Marks,
+    Owned,
+    SchemaError,
+    kpi_tab_name,
+    read_kpi_table,
+    summary_tab_name,
+)
 
 HEADER = ["年度", "事業名", "担当課", "KPI番号", "KPI名", "目標値", "実績値"]
 
@@ -77,12 +85,51 @@ def test_rows_without_kpi_content_are_not_kpi_rows() -> None:
     assert table.other_rows == (2, 3)
 
 
-def test_existing_owned_columns_are_reused_and_missing_ones_added_at_the_right() -> None:
-    grid: Grid = [[*HEADER, "評価", "備考"]]
-    table = read_kpi_table(grid, "KPI")
+def test_marked_owned_columns_are_reused_and_missing_ones_added_right_of_every_used_cell() -> None:
+    grid: Grid = [
+        [*HEADER, "評価", "備考"],
+        ["R5", "A", None, None, "a", "1", "2", None, None, None, "←要確認（田中）"],
+    ]
+    table = read_kpi_table(grid, "KPI", Marks({Owned.RATING: 8}))
     assert table.owned[Owned.RATING] == 8
-    assert table.owned[Owned.RATE] == 10 and table.owned[Owned.CHECK] == 12
+    # The note in K2 has no header: it is the person's, so new columns start at L.
+    assert table.owned[Owned.RATE] == 12 and table.owned[Owned.CHECK] == 14
     assert table.new_owned == (Owned.RATE, Owned.ACHIEVED, Owned.CHECK)
+
+
+def test_a_persons_same_named_columns_are_theirs_and_read_as_their_report() -> None:
+    grid: Grid = [
+        [*HEADER, "達成率", "評価"],
+        ["R5", "A", None, None, "a", "1", "2", "=F2/E2", "概ね順調"],
+    ]
+    table = read_kpi_table(grid, "KPI")  # nothing is marked
+    assert table.columns[Field.REPORTED_RATE] == 8 and table.columns[Field.REPORTED_RATING] == 9
+    assert table.owned[Owned.RATE] == 10 and table.owned[Owned.RATING] == 12
+    assert table.new_headers[Owned.RATE] == "達成率（kpibot）"
+    assert table.new_headers[Owned.ACHIEVED] == "達成"
+    assert any("「達成率（kpibot）」列に書きます" in p.message for p in table.problems)
+
+
+@pytest.mark.parametrize(
+    "look_alike", ["評価（担当課記入）", "達成率（％）", "検証(財政課)", "※評価", "Rate", "check"]
+)
+def test_look_alike_headers_are_never_owned(look_alike: str) -> None:
+    grid: Grid = [[*HEADER, look_alike], ["R5", "A", None, None, "a", "1", "2", "人のメモ"]]
+    table = read_kpi_table(grid, "KPI")
+    assert 8 not in table.owned.values()
+    assert set(table.new_owned) == set(Owned)
+    # kpibot's 評価 column, renamed by a person: theirs now.
+    marked = read_kpi_table(grid, "KPI", Marks({Owned.RATING: 8}))
+    assert 8 not in marked.owned.values()
+
+
+def test_the_summary_tab_is_never_a_persons_tab() -> None:
+    assert summary_tab_name({"KPI": []}, Marks()) == ("評価", True)
+    assert summary_tab_name({"KPI": [], "評価": [["自己評価"]]}, Marks()) == (
+        "評価（kpibot）",
+        True,
+    )
+    assert summary_tab_name({"KPI": [], "評価": []}, Marks(summary_tab="評価")) == ("評価", False)
 
 
 def test_a_duplicated_header_is_a_warning_and_the_left_one_wins() -> None:

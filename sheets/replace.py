@@ -1,0 +1,226 @@
+"""Replacing a local workbook without losing anybody's save (compare-and-swap at the rename).
+
+A workbook's version is its inode, modification time, size and a hash of its bytes. The new
+file is written unnamed (O_TMPFILE where the OS has it, so a killed kpibot leaves nothing
+behind), given a name beside the workbook only once complete, and swapped in with
+renameat2(RENAME_EXCHANGE): the file that was swapped out is then checked against the
+version kpibot read, and swapped back if somebody saved in between, so their save is never
+lost. Where the exchange is not available, the version is checked just before an ordinary
+rename. Two kpibot processes take turns through an advisory lock on the folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import errno
+import hashlib
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+from sheets.backend import ConcurrentEditError, SheetError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory lock, the swap still checks
+    fcntl = None  # type: ignore[assignment]
+
+TEMP_PREFIX = ".~kpibot-"
+TEMP_SUFFIX = ".tmp"
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def version_of(data: bytes, stat: os.stat_result) -> str:
+    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+    return f"{stat.st_dev}:{stat.st_ino}:{stat.st_mtime_ns}:{stat.st_size}:{digest}"
+
+
+def read_versioned(path: Path) -> tuple[bytes, str]:
+    """The file's bytes and its version, from one open file."""
+    with path.open("rb") as source:
+        stat = os.fstat(source.fileno())
+        data = source.read()
+    return data, version_of(data, stat)
+
+
+def current_version(path: Path) -> str:
+    try:
+        return read_versioned(path)[1]
+    except FileNotFoundError:
+        return ""
+
+
+def _libc_renameat2() -> Callable[[bytes, bytes], int] | None:
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        libc = ctypes.CDLL(name, use_errno=True)
+        function = libc.renameat2
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p]
+    function.argtypes += [ctypes.c_uint]
+
+    def exchange(first: bytes, second: bytes) -> int:
+        if function(_AT_FDCWD, first, _AT_FDCWD, second, _RENAME_EXCHANGE) == 0:
+            return 0
+        return ctypes.get_errno()
+
+    return exchange
+
+
+_EXCHANGE = _libc_renameat2()
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """An advisory lock on the workbook's folder: kpibot processes writing there take
+    turns. A lock on the folder, not on a lock file, so nothing is left behind."""
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def sweep_stale_temps(folder: Path) -> None:
+    """Temporary files of kpibot processes that were killed (their pid is gone)."""
+    for leftover in folder.glob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
+        pid_text = leftover.name.removeprefix(TEMP_PREFIX).split("-", 1)[0]
+        if not pid_text.isdigit():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            leftover.unlink(missing_ok=True)
+        except PermissionError:
+            continue
+
+
+def writable_target(path: Path) -> Path:
+    """The file to replace: a symlink's target (the link stays a link). A read-only file
+    is refused, as a person's 「読み取り専用」 means 「do not change this」."""
+    real = Path(os.path.realpath(path))
+    if not real.exists():
+        raise SheetError(f"ファイル {path} が見つかりません。", str(path))
+    if not os.access(real, os.W_OK):
+        raise SheetError(
+            f"{path.name} は読み取り専用なので書き込みません。"
+            "書き込みを許可してから、もう一度実行してください。",
+            str(path),
+        )
+    if not os.access(real.parent, os.W_OK | os.X_OK):
+        raise SheetError(
+            f"{path.name} のあるフォルダ（{real.parent}）に書き込めません。"
+            "フォルダの書き込み権限を確認してください。",
+            str(path),
+        )
+    return real
+
+
+def _new_file(folder: Path) -> tuple[int, Path | None]:
+    """A file descriptor to write the new workbook to, and its name: None while it has no
+    name (O_TMPFILE), so that a kpibot killed while writing leaves nothing behind."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if flag:
+        try:
+            return os.open(folder, flag | os.O_WRONLY, 0o600), None
+        except OSError as error:
+            if error.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
+                raise
+    return _named_temp(folder)
+
+
+def _link_unnamed(fd: int, name: Path) -> None:
+    """Give an O_TMPFILE file a name. os.link calls linkat(…, AT_SYMLINK_FOLLOW) only when
+    given a directory fd; plain link() would link /proc's symlink itself (EXDEV)."""
+    root = os.open("/", os.O_RDONLY)
+    try:
+        os.link(f"/proc/self/fd/{fd}", name, src_dir_fd=root, follow_symlinks=True)
+    finally:
+        os.close(root)
+
+
+def _temp_name(folder: Path) -> Path:
+    return folder / f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}{TEMP_SUFFIX}"
+
+
+def _named_temp(folder: Path) -> tuple[int, Path | None]:
+    name = _temp_name(folder)
+    return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), name
+
+
+def _changed(path: Path, version: str) -> ConcurrentEditError:
+    return ConcurrentEditError(
+        f"{path.name} は読み込んだ後に別の人・プログラムが保存しました。もう一度実行してください。",
+        str(path),
+    )
+
+
+def replace_checked(path: Path, read_version: str, fill: Callable[[IO[bytes]], object]) -> None:
+    """Write a new version of `path` with `fill(file)` and swap it in, only if the file is
+    still `read_version` at that moment; else ConcurrentEditError and the file is left as
+    it is. The file's permission bits and owner carry over. A `read_version` of "" creates
+    the file, only if it still does not exist."""
+    real = writable_target(path) if read_version else Path(os.path.realpath(path))
+    folder = real.parent
+    sweep_stale_temps(folder)
+    if current_version(real) != read_version:  # cheap early exit before the work
+        raise _changed(path, read_version)
+    stat = real.stat() if read_version else None
+    fd, temp = _new_file(folder)
+    try:
+        with os.fdopen(fd, "wb", closefd=False) as out:
+            fill(out)
+            out.flush()
+            os.fsync(fd)
+        if stat is not None:
+            with contextlib.suppress(OSError):
+                os.fchmod(fd, stat.st_mode & 0o7777)
+            with contextlib.suppress(OSError):
+                os.fchown(fd, stat.st_uid, stat.st_gid)
+        else:  # a new file: as a new file of this user would be
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(fd, 0o666 & ~umask)
+        with folder_lock(folder):
+            if temp is None:  # named only now, for the swap
+                temp = _temp_name(folder)
+                _link_unnamed(fd, temp)
+            _swap(temp, real, path, read_version)
+    finally:
+        os.close(fd)
+        if temp is not None:
+            temp.unlink(missing_ok=True)
+
+
+def _swap(temp: Path, real: Path, shown: Path, read_version: str) -> None:
+    if not read_version:
+        try:
+            os.link(temp, real)  # fails if somebody made the file meanwhile
+        except FileExistsError:
+            raise _changed(shown, read_version) from None
+        return
+    if _EXCHANGE is not None:
+        failed = _EXCHANGE(bytes(temp), bytes(real))
+        if failed == 0:
+            # `temp` is now the file that was in place: was it the one kpibot read?
+            if current_version(temp) != read_version:
+                _EXCHANGE(bytes(temp), bytes(real))  # put the person's save back
+                raise _changed(shown, read_version)
+            return
+        if failed not in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+            raise OSError(failed, os.strerror(failed), str(real))
+    if current_version(real) != read_version:
+        raise _changed(shown, read_version)
+    os.replace(temp, real)

@@ -1,0 +1,985 @@
+"""The .xlsx file at the zip level: a fast reader of what a person sees in each cell, and a
+lossless writer of kpibot's owned cells.
+
+The writer edits the KPI worksheet's XML where kpibot's cells are and copies every other
+zip member unchanged, so what openpyxl does not model survives a sync: the saved results
+of formulas, macros (vbaProject.bin), charts, images, pivot tables, sparklines, drop-down
+lists, rich text, comments. Besides the KPI worksheet it changes only what a new tab or a
+new format needs: the workbook's tab list and defined names (workbook.xml, its rels,
+[Content_Types].xml) and styles.xml. New text is written as inline strings, so the shared
+strings stay as they are.
+
+kpibot marks what it creates with workbook-scoped defined names (`_kpibot_rate` →
+`'KPI'!$L:$L`, `_kpibot_summary` → `'評価'!$A$1`): Excel and LibreOffice move a defined
+name with its column when columns are inserted or deleted before it, rename it with its
+tab, and turn it into #REF! when the column or tab is deleted, so the mark stays on
+exactly what kpibot made. A custom document property would hold only a column letter,
+which a person's inserted column would silently make wrong.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import IO
+from xml.etree import ElementTree
+
+from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
+from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
+
+from sheets.schema import (
+    Grid,
+    Marks,
+    Owned,
+    SheetCell,
+    WriteSet,
+    column_letters,
+    percent_number,
+)
+
+NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+NS_PACKAGE_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
+REL_TYPES = (
+    "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+    "http://purl.oclc.org/ooxml/officeDocument/relationships",
+)
+WORKSHEET_REL = REL_TYPES[0] + "/worksheet"
+WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+
+MARK_PREFIX = "_kpibot_"
+SUMMARY_MARK = MARK_PREFIX + "summary"
+COLUMN_MARKS = {item: MARK_PREFIX + item.en for item in Owned}  # _kpibot_rate, …
+PERCENT_FORMAT = "0.0%"
+# Widths (in characters) of the columns kpibot adds: a rate, a mark, a rating, a message.
+COLUMN_WIDTHS = {Owned.RATE: 10.0, Owned.ACHIEVED: 6.0, Owned.RATING: 30.0, Owned.CHECK: 50.0}
+
+
+class XlsxFormatError(Exception):
+    """The file is a zip, but not a workbook this module can read or write safely."""
+
+
+# -- the package ------------------------------------------------------------------------
+@dataclass
+class Package:
+    """Where things are in the workbook's zip."""
+
+    workbook: str  # e.g. xl/workbook.xml
+    sheets: list[tuple[str, str]]  # (tab name, member), in tab order
+    defined_names: dict[str, str]  # workbook-scoped name → what it refers to
+    date1904: bool
+    shared_strings: str | None
+    styles: str | None
+    rel_prefix: str  # the prefix bound to the relationships namespace in workbook.xml
+
+
+def _join(base: str, target: str) -> str:
+    """A relationship target relative to the folder of `base` (or absolute) → a member."""
+    if target.startswith("/"):
+        return target[1:]
+    parts = base.split("/")[:-1]
+    for part in target.split("/"):
+        if part == "..":
+            if parts:
+                parts.pop()
+        elif part and part != ".":
+            parts.append(part)
+    return "/".join(parts)
+
+
+def _rels_of(member: str) -> str:
+    folder, _, name = member.rpartition("/")
+    return f"{folder}/_rels/{name}.rels" if folder else f"_rels/{name}.rels"
+
+
+def _relationships(archive: zipfile.ZipFile, member: str) -> dict[str, tuple[str, str]]:
+    """Id → (type, member) of a part's relationships."""
+    try:
+        root = ElementTree.fromstring(archive.read(_rels_of(member)))
+    except KeyError:
+        return {}
+    found: dict[str, tuple[str, str]] = {}
+    for rel in root.iter(f"{{{NS_PACKAGE_RELS}}}Relationship"):
+        if rel.get("TargetMode") == "External":
+            continue
+        found[rel.get("Id", "")] = (rel.get("Type", ""), _join(member, rel.get("Target", "")))
+    return found
+
+
+def read_package(archive: zipfile.ZipFile) -> Package:
+    root_rels = _relationships(archive, "")
+    workbook = next(
+        (target for kind, target in root_rels.values() if kind.endswith("/officeDocument")),
+        "xl/workbook.xml",
+    )
+    text = archive.read(workbook).decode("utf-8")
+    root = ElementTree.fromstring(text)
+    ns = root.tag[1 : root.tag.index("}")] if root.tag.startswith("{") else ""
+    q = (lambda tag: f"{{{ns}}}{tag}") if ns else (lambda tag: tag)
+    rels = _relationships(archive, workbook)
+    rel_ns = next((n for n in REL_TYPES if f'"{n}"' in text), REL_TYPES[0])
+    prefix_match = re.search(r'xmlns:(\w+)="' + re.escape(rel_ns) + '"', text)
+    sheets: list[tuple[str, str]] = []
+    for sheet in root.iter(q("sheet")):
+        rel_id = sheet.get(f"{{{rel_ns}}}id", "")
+        kind, target = rels.get(rel_id, ("", ""))
+        if kind.endswith("/worksheet"):
+            sheets.append((sheet.get("name", ""), target))
+    names = {
+        name.get("name", ""): name.text or ""
+        for name in root.iter(q("definedName"))
+        if name.get("localSheetId") is None
+    }
+    properties = root.find(q("workbookPr"))
+    date1904 = properties is not None and properties.get("date1904", "") in ("1", "true")
+    shared = next((t for k, t in rels.values() if k.endswith("/sharedStrings")), None)
+    styles = next((t for k, t in rels.values() if k.endswith("/styles")), None)
+    return Package(
+        workbook,
+        sheets,
+        names,
+        date1904,
+        shared,
+        styles,
+        prefix_match.group(1) if prefix_match else "r",
+    )
+
+
+_REF = re.compile(r"^(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?(\d*)(?::|$)")
+
+
+def read_marks(package: Package, kpi_tab: str) -> Marks:
+    """The defined names kpibot left on its columns and its summary tab."""
+    columns: dict[Owned, int] = {}
+    summary: str | None = None
+    for name, refers in package.defined_names.items():
+        if not name.startswith(MARK_PREFIX):
+            continue
+        match = _REF.match(refers.strip().lstrip("="))
+        if match is None:  # #REF!: what it marked was deleted
+            continue
+        tab = match.group(1).replace("''", "'") if match.group(1) else match.group(2)
+        if name == SUMMARY_MARK:
+            summary = tab
+            continue
+        item = next((i for i, mark in COLUMN_MARKS.items() if mark == name), None)
+        if item is not None and tab == kpi_tab:
+            columns[item] = _column_number(match.group(3))
+    return Marks(columns, summary)
+
+
+def _column_number(letters: str) -> int:
+    number = 0
+    for char in letters:
+        number = number * 26 + ord(char) - 64
+    return number
+
+
+# -- reading ----------------------------------------------------------------------------
+_TAG = r"(?:\w+:)?"
+_SI = re.compile(rf"<{_TAG}si\b[^>]*?(?:/>|>(.*?)</{_TAG}si>)", re.S)
+_PHONETIC = re.compile(rf"<{_TAG}rPh\b.*?</{_TAG}rPh>", re.S)
+_T = re.compile(rf"<{_TAG}t\b[^>]*?(?:/>|>(.*?)</{_TAG}t>)", re.S)
+_CELL = re.compile(rf"<{_TAG}c\b([^>]*?)(?:/>|>(.*?)</{_TAG}c>)", re.S)
+_ATTR = re.compile(r'([\w:]+)="([^"]*)"')
+_VALUE = re.compile(rf"<{_TAG}v\b[^>]*>(.*?)</{_TAG}v>", re.S)
+_FORMULA = re.compile(rf"<{_TAG}f\b[^>]*?(?:/>|>(.*?)</{_TAG}f>)", re.S)
+_REF_CELL = re.compile(r"([A-Z]{1,3})(\d+)$")
+_MERGE = re.compile(rf'<{_TAG}mergeCell\b[^>]*?ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
+_INT = re.compile(r"-?\d+$")
+
+
+def _text(fragment: str) -> str:
+    """The text of a string item: its runs joined, furigana (rPh) left out."""
+    if "<" not in fragment:
+        return html.unescape(fragment) if "&" in fragment else fragment
+    if "rPh" in fragment:
+        fragment = _PHONETIC.sub("", fragment)
+    text = "".join(part or "" for part in _T.findall(fragment))
+    return html.unescape(text) if "&" in text else text
+
+
+def read_shared_strings(archive: zipfile.ZipFile, package: Package) -> list[str]:
+    if package.shared_strings is None:
+        return []
+    try:
+        data = archive.read(package.shared_strings).decode("utf-8")
+    except KeyError:
+        return []
+    return [_text(item or "") for item in _SI.findall(data)]
+
+
+@dataclass(frozen=True)
+class Styles:
+    percent: Mapping[int, int]  # cellXfs index with a percent format → its decimals
+    date: frozenset[int]
+    raw: str = ""
+
+
+_DECIMALS = re.compile(r"\.(0+)")
+
+
+def percent_decimals(code: str) -> int:
+    """「0.0%」 → 1: how many decimals a percent format shows."""
+    match = _DECIMALS.search(code)
+    return len(match.group(1)) if match else 0
+
+
+_XFS = re.compile(rf"<{_TAG}cellXfs\b[^>]*?(?:/>|>(.*?)</{_TAG}cellXfs>)", re.S)
+_XF = re.compile(rf"<{_TAG}xf\b[^>]*?(?:/>|>.*?</{_TAG}xf>)", re.S)
+_NUMFMT = re.compile(rf"<{_TAG}numFmt\b[^>]*?/?>")
+
+
+def read_styles(archive: zipfile.ZipFile, package: Package) -> Styles:
+    if package.styles is None:
+        return Styles({}, frozenset())
+    try:
+        raw = archive.read(package.styles).decode("utf-8")
+    except KeyError:
+        return Styles({}, frozenset())
+    formats: dict[int, str] = dict(BUILTIN_FORMATS)
+    for element in _NUMFMT.findall(raw):
+        attrs = dict(_ATTR.findall(element))
+        if "numFmtId" in attrs:
+            formats[int(attrs["numFmtId"])] = html.unescape(attrs.get("formatCode", ""))
+    percent: dict[int, int] = {}
+    date: set[int] = set()
+    block = _XFS.search(raw)
+    for index, element in enumerate(_XF.findall(block.group(1) or "") if block else []):
+        head = element[: element.index(">")]
+        attrs = dict(_ATTR.findall(head))
+        code = formats.get(int(attrs.get("numFmtId", "0") or 0), "")
+        if "%" in code:
+            percent[index] = percent_decimals(code)
+        elif code and is_date_format(code):
+            date.add(index)
+    return Styles(percent, frozenset(date), raw)
+
+
+def percent_text(number: float, decimals: int) -> str:
+    """A percent as a person sees it: at least the format's decimals (「96.0%」 in a 0.0%
+    cell), and every digit the cell holds (73.33%, not the 73% a 0% cell shows)."""
+    percent = (Decimal(repr(number)) * 100).normalize()
+    exponent = percent.as_tuple().exponent
+    shown = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    return f"{percent:.{max(shown, decimals)}f}%"
+
+
+def read_sheet(
+    data: str,
+    shared: list[str],
+    styles: Styles,
+    date1904: bool,
+) -> tuple[Grid, tuple[tuple[int, int, int, int], ...]]:
+    """A worksheet's cells as a person sees them (the saved result of a formula, a percent
+    as 「73.3%」, a date as a date), and its merged ranges."""
+    grid: Grid = []
+    percent, dates = styles.percent, styles.date
+    epoch = CALENDAR_MAC_1904 if date1904 else CALENDAR_WINDOWS_1900
+    body = ""
+    start = data.find("sheetData")
+    if start >= 0:
+        open_end = data.index(">", start)
+        if data[open_end - 1] != "/":  # not <sheetData/>
+            body = data[open_end + 1 : data.find("sheetData>", open_end)]
+    for attrs, inner in _CELL.findall(body):
+        ref = kind = style = ""
+        if attrs.startswith(' r="'):  # the usual order: r, s, t
+            close = attrs.index('"', 4)
+            ref = attrs[4:close]
+            rest = attrs[close + 1 :]
+            if rest:
+                found = dict(_ATTR.findall(rest))
+                kind, style = found.get("t", ""), found.get("s", "")
+        else:
+            found = dict(_ATTR.findall(attrs))
+            ref, kind, style = found.get("r", ""), found.get("t", ""), found.get("s", "")
+        if not ref:
+            raise XlsxFormatError("a cell without a reference")
+        letters = ref.rstrip("0123456789")
+        col = 0
+        for char in letters:
+            col = col * 26 + ord(char) - 64
+        row = int(ref[len(letters) :])
+        value: SheetCell
+        if not inner:
+            continue
+        found_value = _VALUE.search(inner)
+        text = found_value.group(1) if found_value and found_value.group(1) else None
+        if kind == "s":
+            if text is None:
+                continue
+            value = shared[int(text)]
+        elif kind == "inlineStr":
+            value = _text(inner)
+        elif text is None:
+            formula = _FORMULA.search(inner)
+            if formula is None:
+                continue
+            value = "=" + html.unescape(formula.group(1) or "")
+        elif kind in ("str", "e"):
+            value = html.unescape(text) if "&" in text else text
+        elif kind == "b":
+            value = "TRUE" if text.strip() in ("1", "true") else "FALSE"
+        elif kind == "d":
+            value = dt.datetime.fromisoformat(text)
+            if value.time() == dt.time():
+                value = value.date()
+        else:
+            number: int | float = int(text) if _INT.match(text) else float(text)
+            index = int(style) if style else 0
+            if index in percent:
+                value = percent_text(number, percent[index])
+            elif index in dates:
+                moment = from_excel(number, epoch)
+                value = moment.date() if moment.time() == dt.time() else moment
+            else:
+                value = number
+        if value == "":
+            continue
+        while len(grid) < row:
+            grid.append([])
+        line = grid[row - 1]
+        if len(line) < col:
+            line.extend([None] * (col - len(line)))
+        line[col - 1] = value
+    merged = tuple(
+        (int(r1), _column_number(c1), int(r2), _column_number(c2))
+        for c1, r1, c2, r2 in _MERGE.findall(data)
+    )
+    return grid, merged
+
+
+@dataclass
+class Workbook:
+    """What kpibot reads from a workbook."""
+
+    tabs: dict[str, Grid]
+    marks: Marks
+    merged: tuple[tuple[int, int, int, int], ...]
+    package: Package = field(repr=False)
+
+
+def read_workbook(source: IO[bytes], kpi_tab_of: Callable[[list[str]], str]) -> Workbook:
+    with zipfile.ZipFile(source) as archive:
+        package = read_package(archive)
+        shared = read_shared_strings(archive, package)
+        styles = read_styles(archive, package)
+        tabs: dict[str, Grid] = {}
+        merged: tuple[tuple[int, int, int, int], ...] = ()
+        names = [name for name, _ in package.sheets]
+        kpi_tab = kpi_tab_of(names) if names else ""
+        for name, member in package.sheets:
+            data = archive.read(member).decode("utf-8")
+            grid, ranges = read_sheet(data, shared, styles, package.date1904)
+            tabs[name] = grid
+            if name == kpi_tab:
+                merged = ranges
+    return Workbook(tabs, read_marks(package, kpi_tab), merged, package)
+
+
+# -- writing ----------------------------------------------------------------------------
+_ROW_START = re.compile(rf"<{_TAG}row\b([^>]*?)(/?)>")
+_ROW_NUMBER = re.compile(r'\br="(\d+)"')
+_SPANS = re.compile(r'\s+spans="[^"]*"')
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _escape(text: str) -> str:
+    text = html.escape(text, quote=False)
+    if _INVALID_XML.search(text):
+        # What Excel writes for a character XML cannot hold.
+        text = _INVALID_XML.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
+    return text
+
+
+def _attr(value: str) -> str:
+    return html.escape(value, quote=True)
+
+
+def _cell_xml(prefix: str, ref: str, style: str, value: str | int | Decimal | None) -> str:
+    s = f' s="{style}"' if style and style != "0" else ""
+    if value is None or value == "":
+        return f'<{prefix}c r="{ref}"{s}/>'
+    if isinstance(value, int | Decimal):
+        return f'<{prefix}c r="{ref}"{s}><{prefix}v>{value}</{prefix}v></{prefix}c>'
+    return (
+        f'<{prefix}c r="{ref}"{s} t="inlineStr"><{prefix}is><{prefix}t xml:space="preserve">'
+        f"{_escape(value)}</{prefix}t></{prefix}is></{prefix}c>"
+    )
+
+
+class _StyleBook:
+    """styles.xml, with the cell formats kpibot adds (a 0.0% copy of a cell's format)."""
+
+    def __init__(self, raw: str) -> None:
+        self.raw = raw
+        self.added: list[str] = []
+        block = _XFS.search(raw)
+        self.xfs = _XF.findall(block.group(1) or "") if block else []
+        self.numfmt_id: int | None = None
+        self.percent: dict[str, str] = {}
+        self.percent_formats: set[int] = set()
+        formats = dict(BUILTIN_FORMATS)
+        for element in _NUMFMT.findall(raw):
+            attrs = dict(_ATTR.findall(element))
+            if "numFmtId" in attrs:
+                formats[int(attrs["numFmtId"])] = html.unescape(attrs.get("formatCode", ""))
+        self.formats = formats
+        for number, code in formats.items():
+            if code == PERCENT_FORMAT:
+                self.numfmt_id = number
+        for index, element in enumerate(self.xfs):
+            attrs = dict(_ATTR.findall(element[: element.index(">")]))
+            if "%" in formats.get(int(attrs.get("numFmtId", "0") or 0), ""):
+                self.percent_formats.add(index)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added) or self.numfmt_id_added
+
+    numfmt_id_added = False
+
+    def as_percent(self, style: str) -> str:
+        """The index of a format like cell format `style`, showing numbers as 0.0%."""
+        index = int(style) if style else 0
+        if index in self.percent_formats:
+            return style
+        if style in self.percent:
+            return self.percent[style]
+        if not self.raw or not self.xfs:
+            return style  # no styles part to add to: the number shows as a fraction
+        if self.numfmt_id is None:
+            used = [n for n in self.formats if n >= 164]
+            self.numfmt_id = max(used, default=163) + 1
+            self.numfmt_id_added = True
+        base = self.xfs[index] if index < len(self.xfs) else self.xfs[0]
+        head_end = base.index(">")
+        head = base[:head_end]
+        head = re.sub(r'\s+(numFmtId|applyNumberFormat)="[^"]*"', "", head)
+        close = "/" if head.endswith("/") else ""
+        head = head.rstrip("/").rstrip()
+        new = f'{head} numFmtId="{self.numfmt_id}" applyNumberFormat="1"{close}' + base[head_end:]
+        self.added.append(new)
+        number = str(len(self.xfs) + len(self.added) - 1)
+        self.percent[style] = number
+        self.percent_formats.add(int(number))
+        return number
+
+    def xml(self) -> str:
+        raw = self.raw
+        if self.numfmt_id_added:
+            element = f'<numFmt numFmtId="{self.numfmt_id}" formatCode="{PERCENT_FORMAT}"/>'
+            prefix = _prefix_of(raw, "styleSheet")
+            element = element.replace("<numFmt", f"<{prefix}numFmt")
+            block = re.search(rf"<{_TAG}numFmts\b([^>]*?)(/?)>", raw)
+            if block is None:
+                at = re.search(rf"<{_TAG}styleSheet\b[^>]*>", raw)
+                assert at is not None
+                raw = (
+                    raw[: at.end()]
+                    + f'<{prefix}numFmts count="1">{element}</{prefix}numFmts>'
+                    + raw[at.end() :]
+                )
+            elif block.group(2):  # <numFmts/>
+                raw = (
+                    raw[: block.start()]
+                    + f'<{prefix}numFmts count="1">{element}</{prefix}numFmts>'
+                    + raw[block.end() :]
+                )
+            else:
+                end = raw.index("numFmts>", block.end())
+                end = raw.rindex("<", 0, end)
+                raw = raw[:end] + element + raw[end:]
+                raw = _recount(raw, "numFmts")
+        if self.added:
+            block = _XFS.search(raw)
+            assert block is not None and block.group(1) is not None
+            raw = raw[: block.end(1)] + "".join(self.added) + raw[block.end(1) :]
+            raw = _recount(raw, "cellXfs")
+        return raw
+
+
+def _recount(raw: str, tag: str) -> str:
+    match = re.search(rf"<({_TAG}){tag}\b[^>]*>(.*?)</{_TAG}{tag}>", raw, re.S)
+    if match is None:
+        return raw
+    inner_tag = {"numFmts": "numFmt", "cellXfs": "xf"}[tag]
+    count = len(re.findall(rf"<{_TAG}{inner_tag}\b", match.group(2)))
+    head = raw[match.start() : match.start(2)]
+    if 'count="' in head:
+        new_head = re.sub(r'count="\d*"', f'count="{count}"', head, count=1)
+    else:
+        new_head = head[:-1] + f' count="{count}">'
+    return raw[: match.start()] + new_head + raw[match.start(2) :]
+
+
+def _prefix_of(raw: str, root: str) -> str:
+    match = re.search(rf"<(\w+:)?{root}\b", raw)
+    return match.group(1) or "" if match else ""
+
+
+def _row_cells(inner: str) -> list[tuple[int, int, int, str]]:
+    """(col, start, end, style) of each cell in a row's XML."""
+    cells = []
+    for match in _CELL.finditer(inner):
+        attrs = dict(_ATTR.findall(match.group(1)))
+        ref = _REF_CELL.match(attrs.get("r", ""))
+        if ref is None:
+            raise XlsxFormatError("a cell without a reference")
+        cells.append((_column_number(ref.group(1)), match.start(), match.end(), attrs.get("s", "")))
+    return cells
+
+
+def edit_sheet(
+    data: str,
+    updates: Mapping[int, Mapping[int, str | Decimal | int]],
+    styles: _StyleBook,
+    percent_columns: set[int],
+    header_row: int,
+    new_columns: Mapping[int, float],
+) -> str:
+    """The worksheet XML with the cells in `updates` (row → col → value) replaced, every
+    other byte as it was. New header cells take the style of the header cell on their
+    left; new columns get a width."""
+    prefix = _prefix_of(data, "worksheet")
+    start = data.find("sheetData")
+    if start < 0:
+        raise XlsxFormatError("no sheetData")
+    open_end = data.index(">", start)
+    if data[open_end - 1] == "/":  # <sheetData/>: an empty sheet
+        data = (
+            data[: open_end - 1] + f"></{prefix}sheetData" + data[open_end:]
+        )  # now <sheetData></sheetData>
+    body_start = data.index(">", start) + 1
+    body_end = data.index(f"</{prefix}sheetData>", body_start)
+    pieces: list[str] = [data[:body_start]]
+    pending = sorted(updates)
+    at = body_start
+    next_update = 0
+    header_style = ""
+    for match in _ROW_START.finditer(data, body_start, body_end):
+        if next_update >= len(pending):
+            break
+        number_match = _ROW_NUMBER.search(match.group(1))
+        if number_match is None:
+            raise XlsxFormatError("a row without a number")
+        row = int(number_match.group(1))
+        while next_update < len(pending) and pending[next_update] < row:
+            pieces.append(data[at : match.start()])
+            at = match.start()
+            missing = pending[next_update]
+            pieces.append(_new_row(prefix, missing, updates[missing], styles, percent_columns, ""))
+            next_update += 1
+        if next_update < len(pending) and pending[next_update] == row:
+            if match.group(2):  # <row …/>
+                inner, row_end = "", match.end()
+            else:
+                row_end = data.index(f"</{prefix}row>", match.end()) + len(f"</{prefix}row>")
+                inner = data[match.end() : row_end - len(f"</{prefix}row>")]
+            cells = _row_cells(inner)
+            if row == header_row:
+                header_style = _left_style(cells, min(updates[row]))
+            pieces.append(data[at : match.start()])
+            pieces.append(
+                _edited_row(
+                    prefix,
+                    match.group(1),
+                    row,
+                    inner,
+                    cells,
+                    updates[row],
+                    styles,
+                    percent_columns,
+                    header_style if row == header_row else None,
+                )
+            )
+            at = row_end
+            next_update += 1
+    pieces.append(data[at:body_end])
+    for missing in pending[next_update:]:
+        pieces.append(_new_row(prefix, missing, updates[missing], styles, percent_columns, ""))
+    pieces.append(data[body_end:])
+    text = "".join(pieces)
+    if updates:
+        last_row = max(updates)
+        last_col = max(max(cols) for cols in updates.values())
+        text = _widen_dimension(text, last_row, last_col)
+    if new_columns:
+        text = _with_widths(text, prefix, new_columns)
+    return text
+
+
+def _left_style(cells: list[tuple[int, int, int, str]], col: int) -> str:
+    left = [style for c, _, _, style in cells if c < col and style]
+    return left[-1] if left else ""
+
+
+def _value_style(
+    col: int,
+    value: str | Decimal | int,
+    style: str,
+    styles: _StyleBook,
+    percent_columns: set[int],
+) -> str:
+    if isinstance(value, Decimal) and col in percent_columns:
+        return styles.as_percent(style)
+    return style
+
+
+def _edited_row(
+    prefix: str,
+    attrs: str,
+    row: int,
+    inner: str,
+    cells: list[tuple[int, int, int, str]],
+    changes: Mapping[int, str | Decimal | int],
+    styles: _StyleBook,
+    percent_columns: set[int],
+    header_style: str | None,
+) -> str:
+    attrs = _SPANS.sub("", attrs)  # an optional hint, no longer right
+    parts: list[str] = []
+    at = 0
+    todo = sorted(changes)
+    index = 0
+    for col, start, end, style in cells:
+        while index < len(todo) and todo[index] < col:
+            new = todo[index]
+            value = changes[new]
+            new_style = header_style or ""
+            parts.append(inner[at:start])
+            at = start
+            parts.append(
+                _cell_xml(
+                    prefix,
+                    f"{column_letters(new)}{row}",
+                    _value_style(new, value, new_style, styles, percent_columns),
+                    value,
+                )
+            )
+            index += 1
+        if index < len(todo) and todo[index] == col:
+            value = changes[col]
+            parts.append(inner[at:start])
+            parts.append(
+                _cell_xml(
+                    prefix,
+                    f"{column_letters(col)}{row}",
+                    _value_style(col, value, style, styles, percent_columns),
+                    value,
+                )
+            )
+            at = end
+            index += 1
+    parts.append(inner[at:])
+    for new in todo[index:]:
+        value = changes[new]
+        new_style = header_style or ""
+        parts.append(
+            _cell_xml(
+                prefix,
+                f"{column_letters(new)}{row}",
+                _value_style(new, value, new_style, styles, percent_columns),
+                value,
+            )
+        )
+    return f"<{prefix}row{attrs}>" + "".join(parts) + f"</{prefix}row>"
+
+
+def _new_row(
+    prefix: str,
+    row: int,
+    changes: Mapping[int, str | Decimal | int],
+    styles: _StyleBook,
+    percent_columns: set[int],
+    style: str,
+) -> str:
+    cells = "".join(
+        _cell_xml(
+            prefix,
+            f"{column_letters(col)}{row}",
+            _value_style(col, value, style, styles, percent_columns),
+            value,
+        )
+        for col, value in sorted(changes.items())
+        if value != ""
+    )
+    return f'<{prefix}row r="{row}">{cells}</{prefix}row>' if cells else ""
+
+
+_DIMENSION = re.compile(rf'(<{_TAG}dimension\b[^>]*?ref=")([^"]*)(")')
+
+
+def _widen_dimension(text: str, last_row: int, last_col: int) -> str:
+    match = _DIMENSION.search(text)
+    if match is None:
+        return text
+    first, _, last = match.group(2).partition(":")
+    last = last or first
+    ends = _REF_CELL.match(last.replace("$", ""))
+    if ends is None:
+        return text
+    col = max(_column_number(ends.group(1)), last_col)
+    row = max(int(ends.group(2)), last_row)
+    ref = f"{first or 'A1'}:{column_letters(col)}{row}"
+    return text[: match.start(2)] + ref + text[match.end(2) :]
+
+
+_COLS = re.compile(rf"<{_TAG}cols\b[^>]*>(.*?)</{_TAG}cols>", re.S)
+_COL = re.compile(rf"<{_TAG}col\b([^>]*?)/?>")
+
+
+def _with_widths(text: str, prefix: str, widths: Mapping[int, float]) -> str:
+    block = _COLS.search(text)
+    covered: set[int] = set()
+    if block is not None:
+        for attrs in _COL.findall(block.group(1)):
+            found = dict(_ATTR.findall(attrs))
+            first, last = int(found.get("min", "0")), int(found.get("max", "0"))
+            covered.update(c for c in widths if first <= c <= last)
+    new = "".join(
+        f'<{prefix}col min="{col}" max="{col}" width="{width}" customWidth="1"/>'
+        for col, width in sorted(widths.items())
+        if col not in covered
+    )
+    if not new:
+        return text
+    if block is not None:
+        # <col> elements are kept in column order: the new ones are right of every used
+        # cell, so right of every existing <col> that matters; an existing range that
+        # reaches past them already covers them (skipped above).
+        return text[: block.end(1)] + new + text[block.end(1) :]
+    at = re.search(rf"<{_TAG}sheetData\b", text)
+    assert at is not None
+    return text[: at.start()] + f"<{prefix}cols>{new}</{prefix}cols>" + text[at.start() :]
+
+
+def summary_sheet_xml(grid: Grid) -> str:
+    rows = []
+    for r, line in enumerate(grid, start=1):
+        cells = "".join(
+            _cell_xml("", f"{column_letters(c)}{r}", "", _summary_value(value))
+            for c, value in enumerate(line, start=1)
+            if value not in (None, "")
+        )
+        rows.append(f'<row r="{r}">{cells}</row>')
+    width = max((len(line) for line in grid), default=1)
+    dimension = f"A1:{column_letters(width)}{max(len(grid), 1)}"
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<worksheet xmlns="{NS_MAIN}"><dimension ref="{dimension}"/>'
+        '<sheetFormatPr defaultRowHeight="15"/>'
+        f"<sheetData>{''.join(rows)}</sheetData></worksheet>"
+    )
+
+
+_COUNT = re.compile(r"\d{1,15}")
+
+
+def _summary_value(value: SheetCell) -> str | int:
+    """Counts as integers, so that a person can sum and sort them; the rest as text."""
+    text = "" if value is None else str(value)
+    return int(text) if _COUNT.fullmatch(text) else text
+
+
+def cell_values(changes: WriteSet) -> dict[int, dict[int, str | Decimal | int]]:
+    """row → col → what to write: 達成率 as a number (0.733 for 「73.3%」), else text."""
+    by_row: dict[int, dict[int, str | Decimal | int]] = {}
+    for update in changes.cells:
+        value: str | Decimal | int = update.value
+        if update.col == changes.rate_column and update.row != changes.header_row:
+            number = percent_number(update.value)
+            if number is not None:
+                value = number
+        by_row.setdefault(update.row, {})[update.col] = value
+    return by_row
+
+
+def _quote_tab(name: str) -> str:
+    return "'" + name.replace("'", "''") + "'"
+
+
+def _with_defined_names(text: str, names: Mapping[str, str]) -> str:
+    """workbook.xml with kpibot's defined names set (replacing any of the same name)."""
+    if not names:
+        return text
+    prefix = _prefix_of(text, "workbook")
+    for name in names:
+        text = re.sub(
+            rf'<{_TAG}definedName\b(?=[^>]*\bname="{re.escape(name)}")(?![^>]*localSheetId)[^>]*?(?:/>|>.*?</{_TAG}definedName>)',
+            "",
+            text,
+            flags=re.S,
+        )
+    elements = "".join(
+        f'<{prefix}definedName name="{name}" hidden="1">{_escape(refers)}</{prefix}definedName>'
+        for name, refers in sorted(names.items())
+    )
+    block = re.search(rf"<{_TAG}definedNames\b[^>]*?(/?)>", text)
+    if block is not None and not block.group(1):
+        end = text.index("definedNames>", block.end())
+        end = text.rindex("<", 0, end)
+        return text[:end] + elements + text[end:]
+    if block is not None:  # <definedNames/>
+        return (
+            text[: block.start()]
+            + f"<{prefix}definedNames>{elements}</{prefix}definedNames>"
+            + text[block.end() :]
+        )
+    sheets_end = re.search(rf"</{_TAG}sheets>", text)
+    if sheets_end is None:
+        raise XlsxFormatError("no sheets in workbook.xml")
+    return (
+        text[: sheets_end.end()]
+        + f"<{prefix}definedNames>{elements}</{prefix}definedNames>"
+        + text[sheets_end.end() :]
+    )
+
+
+def write_workbook(
+    source: zipfile.ZipFile,
+    target: IO[bytes],
+    package: Package,
+    changes: WriteSet,
+) -> None:
+    """Write the workbook with kpibot's changes into `target`: every member that does not
+    change is copied unchanged."""
+    members: dict[str, bytes] = {}
+    kpi_member = dict(package.sheets).get(changes.kpi_tab)
+    if kpi_member is None:
+        raise XlsxFormatError(f"no worksheet for {changes.kpi_tab}")
+    styles_raw = source.read(package.styles).decode("utf-8") if package.styles else ""
+    styles = _StyleBook(styles_raw)
+    names: dict[str, str] = {}
+    if changes.cells:
+        widths = {col: COLUMN_WIDTHS[item] for item, col in changes.new_columns.items()}
+        data = source.read(kpi_member).decode("utf-8")
+        edited = edit_sheet(
+            data,
+            cell_values(changes),
+            styles,
+            {changes.rate_column},
+            changes.header_row,
+            widths,
+        )
+        members[kpi_member] = edited.encode("utf-8")
+        for item, col in changes.new_columns.items():
+            letters = column_letters(col)
+            names[COLUMN_MARKS[item]] = f"{_quote_tab(changes.kpi_tab)}!${letters}:${letters}"
+    if styles.changed:
+        assert package.styles is not None
+        members[package.styles] = styles.xml().encode("utf-8")
+    workbook_text = source.read(package.workbook).decode("utf-8")
+    workbook_changed = False
+    new_parts: dict[str, bytes] = {}
+    for name, grid in changes.tabs.items():
+        sheet_xml = summary_sheet_xml(grid).encode("utf-8")
+        existing = dict(package.sheets).get(name)
+        if existing is not None and not changes.summary_is_new:
+            members[existing] = sheet_xml
+            continue
+        member, workbook_text = _add_sheet(source, package, workbook_text, name, members)
+        new_parts[member] = sheet_xml
+        names[SUMMARY_MARK] = f"{_quote_tab(name)}!$A$1"
+        workbook_changed = True
+    if names:
+        workbook_text = _with_defined_names(workbook_text, names)
+        workbook_changed = True
+    if workbook_changed:
+        members[package.workbook] = workbook_text.encode("utf-8")
+    _copy_zip(source, target, members, new_parts)
+
+
+def _add_sheet(
+    source: zipfile.ZipFile,
+    package: Package,
+    workbook_text: str,
+    name: str,
+    members: dict[str, bytes],
+) -> tuple[str, str]:
+    """A new worksheet part for tab `name`: its member name and the new workbook.xml.
+    The workbook's rels and [Content_Types].xml are updated in `members`."""
+    existing = set(source.namelist()) | set(members)
+    folder = package.workbook.rpartition("/")[0]
+    number = 1
+    while f"{folder}/worksheets/sheet{number}.xml" in existing:
+        number += 1
+    member = f"{folder}/worksheets/sheet{number}.xml"
+    rels_member = _rels_of(package.workbook)
+    rels = (members.get(rels_member) or source.read(rels_member)).decode("utf-8")
+    ids = set(re.findall(r'\bId="([^"]*)"', rels))
+    rel_number = len(ids) + 1
+    while f"rId{rel_number}" in ids:
+        rel_number += 1
+    rel_id = f"rId{rel_number}"
+    rel_prefix = _prefix_of(rels, "Relationships")
+    rel = (
+        f'<{rel_prefix}Relationship Id="{rel_id}" Type="{WORKSHEET_REL}" '
+        f'Target="worksheets/sheet{number}.xml"/>'
+    )
+    close = rels.rindex(f"</{rel_prefix}Relationships>")
+    members[rels_member] = (rels[:close] + rel + rels[close:]).encode("utf-8")
+    types = (members.get("[Content_Types].xml") or source.read("[Content_Types].xml")).decode(
+        "utf-8"
+    )
+    types_prefix = _prefix_of(types, "Types")
+    override = f'<{types_prefix}Override PartName="/{member}" ContentType="{WORKSHEET_TYPE}"/>'
+    close = types.rindex(f"</{types_prefix}Types>")
+    members["[Content_Types].xml"] = (types[:close] + override + types[close:]).encode("utf-8")
+    ids_used = [
+        int(n) for n in re.findall(r'<(?:\w+:)?sheet\b[^>]*?\bsheetId="(\d+)"', workbook_text)
+    ]
+    sheet_id = max(ids_used, default=0) + 1
+    prefix = _prefix_of(workbook_text, "workbook")
+    element = (
+        f'<{prefix}sheet name="{_attr(name)}" sheetId="{sheet_id}" '
+        f'{package.rel_prefix}:id="{rel_id}"/>'
+    )
+    close = workbook_text.index(f"</{prefix}sheets>")
+    return member, workbook_text[:close] + element + workbook_text[close:]
+
+
+def _copy_zip(
+    source: zipfile.ZipFile,
+    target: IO[bytes],
+    replaced: Mapping[str, bytes],
+    added: Mapping[str, bytes],
+) -> None:
+    with zipfile.ZipFile(target, "w", allowZip64=True) as out:
+        for info in source.infolist():
+            data = replaced.get(info.filename)
+            if data is None:
+                _copy_member(source, out, info)
+                continue
+            copy = zipfile.ZipInfo(info.filename, info.date_time)
+            copy.compress_type = zipfile.ZIP_DEFLATED
+            copy.external_attr = info.external_attr
+            out.writestr(copy, data, compresslevel=1 if len(data) > 1 << 20 else 6)
+        for name, data in added.items():
+            info = zipfile.ZipInfo(name, dt.datetime.now().timetuple()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            out.writestr(info, data)
+
+
+def _copy_member(source: zipfile.ZipFile, out: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    """A member as it is: its bytes, name, date and compression."""
+    with (
+        source.open(info) as reader,
+        out.open(_same(info), "w", force_zip64=info.file_size > 1 << 31) as writer,
+    ):
+        while chunk := reader.read(1 << 20):
+            writer.write(chunk)
+
+
+def _same(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
+    copy = zipfile.ZipInfo(info.filename, info.date_time)
+    copy.compress_type = info.compress_type
+    copy.external_attr = info.external_attr
+    copy.comment = info.comment
+    copy.create_system = info.create_system
+    return copy
