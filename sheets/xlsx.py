@@ -191,6 +191,7 @@ _FORMULA = re.compile(rf"<{_TAG}f\b[^>]*?(?:/>|>(.*?)</{_TAG}f>)", re.S)
 _REF_CELL = re.compile(r"([A-Z]{1,3})(\d+)$")
 _MERGE = re.compile(rf'<{_TAG}mergeCell\b[^>]*?ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
 _INT = re.compile(r"-?\d+$")
+_INFINITY = float("inf")
 
 
 def _text(fragment: str) -> str:
@@ -331,6 +332,9 @@ def read_sheet(
                 value = value.date()
         else:
             number: int | float = int(text) if _INT.match(text) else float(text)
+            if number != number or number in (_INFINITY, -_INFINITY):
+                # No spreadsheet program writes these; openpyxl refuses them too.
+                raise ValueError(f"セル {ref} の数値 {text[:20]} は数値として読めません")
             index = int(style) if style else 0
             if index in percent:
                 value = percent_text(number, percent[index])
