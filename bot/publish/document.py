@@ -13,7 +13,7 @@ from decimal import Decimal
 from bot.render import value_text
 from bot.services import Report
 from rules.evaluate import kpi_label
-from rules.models import KpiResult, ProjectResult, RowProblem, Severity
+from rules.models import Field, KpiResult, ProjectResult, RowProblem, Severity
 from rules.rulesets import Naikakufu, PassFail, RuleSet
 from rules.values import Kind, format_fiscal_year, parse_fiscal_year
 from sheets.schema import Grid, SheetCell, header_key
@@ -34,30 +34,21 @@ class NotReady(PublishError):
         )
 
 
-# Optional columns the publication shows, by the header texts they may have. The rating
-# columns themselves come from the rated report; these are words people typed.
+# Optional columns only the publication shows, by the header texts they may have. The
+# goal and the person's judgement (事業効果, 今後の方針, …) are read by sheets/rules with the
+# other input columns (ProjectResult.goal, .judgement).
 EXTRA_HEADERS: dict[str, tuple[str, ...]] = {
-    "goal": ("基本目標", "goal", "総合戦略の基本目標"),
     "overview": ("事業概要", "overview", "summary", "事業の概要"),
     "period": ("事業期間", "period", "実施期間", "計画期間"),
-    "judged_rating": ("事業効果", "judged_rating", "事業の評価", "自己評価"),
-    "judgement_reason": ("判断理由", "judgement_reason"),
-    "next_step": ("今後の方針", "next_step", "今後の事業展開方針"),
-    "next_step_reason": ("方針の理由", "next_step_reason", "今後の方針の理由"),
-    "expert_opinion": (
-        "外部有識者の意見",
-        "expert_opinion",
-        "外部有識者からの意見",
-        "有識者意見",
-    ),
 }
 _EXTRA_BY_KEY = {header_key(name): key for key, names in EXTRA_HEADERS.items() for name in names}
 
 
 @dataclass(frozen=True)
 class Extras:
-    """The optional words of one project: the first non-blank cell of each column among its
-    rows (the source tables merge these cells, so only the first row holds them)."""
+    """The optional words of one project: its goal and the person's judgement as rules read
+    them, and the first non-blank 事業概要 and 事業期間 cell among its rows (the source
+    tables merge these cells, so only the first row holds them)."""
 
     goal: str = ""
     overview: str = ""
@@ -193,15 +184,24 @@ def _text(cell: SheetCell) -> str:
     return "" if cell is None else str(cell).strip()
 
 
-def _extras(rows: Sequence[int], columns: dict[str, int], grid: Grid) -> Extras:
+def _extras(project: ProjectResult, columns: dict[str, int], grid: Grid) -> Extras:
     found: dict[str, str] = {}
     for key, index in columns.items():
-        for row in rows:
+        for row in project.rows:
             line = grid[row - 1]
             if index < len(line) and (text := _text(line[index])):
                 found[key] = text
                 break
-    return Extras(**found)
+    judgement = project.judgement
+    if judgement is not None:
+        found |= {
+            "judged_rating": judgement.rating_text,
+            "judgement_reason": judgement.reason,
+            "next_step": judgement.next_step_text,
+            "next_step_reason": judgement.next_step_reason,
+            "expert_opinion": judgement.expert_opinion,
+        }
+    return Extras(goal=project.goal, **found)
 
 
 def _point(result: KpiResult) -> YearPoint:
@@ -286,8 +286,8 @@ def build_publication(
                     tuple(_point(r) for r in earlier),
                 )
             )
-        extras = _extras(project.rows, columns, grid)
-        if "goal" in columns:  # a 基本目標 cell merged over several projects: blank = as above
+        extras = _extras(project, columns, grid)
+        if Field.GOAL in report.table.columns:  # 基本目標 merged over projects: blank = above
             goal = extras.goal or goal
             extras = replace(extras, goal=goal)
         pages.append(ProjectPage(project, extras, tuple(lines)))
