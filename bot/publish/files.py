@@ -5,6 +5,8 @@ the .xlsx and the PDF into a folder."""
 from __future__ import annotations
 
 import datetime as dt
+import re
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +19,10 @@ from bot.publish.document import Publication, build_publication, read_year
 from bot.publish.report import find_chromium, print_pdf, render_html
 
 Progress = Callable[[str], None]
+# One folder per edition under KPIBOT_PUBLISH_DIR, named by its time and a random part:
+# the add-on's links and Slack's buttons name an edition, and nothing else can be named.
+_EDITION = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{16}$")
+KINDS = {"pdf": "PDF", "html": "HTML", "csv": "CSV", "xlsx": "Excel"}
 
 
 @dataclass(frozen=True)
@@ -99,3 +105,27 @@ def publish(
         paths["pdf"],
         time.perf_counter() - started,
     )
+
+
+def new_edition(root: Path, now: dt.datetime | None = None) -> Path:
+    """A fresh folder for one run of `publish` from Slack or the add-on."""
+    moment = now or dt.datetime.now()
+    return root / f"{moment:%Y%m%dT%H%M%S}-{secrets.token_hex(8)}"
+
+
+def edition_file(root: Path, edition: str, name: str) -> Path | None:
+    """The file `name` of an edition, or None: a name from a link or a button is only
+    matched against what the folder holds, never joined into a path as it is."""
+    if not _EDITION.match(edition):
+        return None
+    folder = root / edition
+    if not folder.is_dir():
+        return None
+    return next((path for path in folder.iterdir() if path.name == name and path.is_file()), None)
+
+
+def edition_kind(root: Path, edition: str, kind: str) -> Path | None:
+    """The edition's file of one kind (pdf, html, csv, xlsx)."""
+    if kind not in KINDS or not _EDITION.match(edition) or not (root / edition).is_dir():
+        return None
+    return next((p for p in sorted((root / edition).iterdir()) if p.suffix == f".{kind}"), None)

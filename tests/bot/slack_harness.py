@@ -71,9 +71,11 @@ class RunningBot:
             urllib.parse.urlencode(form).encode(), "application/x-www-form-urlencoded", **kwargs
         )
 
-    def click(self, button: dict[str, Any], response: str = "a1") -> requests.Response:
+    def click(
+        self, button: dict[str, Any], response: str = "a1", user: str = "UUSER001"
+    ) -> requests.Response:
         """A click on `button`, one of the elements kpibot sent."""
-        payload = samples.block_actions(button, "UUSER001", self.slack.response_url(response))
+        payload = samples.block_actions(button, user, self.slack.response_url(response))
         form = urllib.parse.urlencode({"payload": json.dumps(payload, ensure_ascii=False)})
         return self.post(form.encode(), "application/x-www-form-urlencoded")
 

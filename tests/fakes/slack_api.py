@@ -8,6 +8,12 @@ calls with GET) with Slack's own JSON shapes, checks the bot token, records ever
 answers 429 with Retry-After on demand, and takes the POSTs that Bolt's respond() sends to
 a command's or action's response_url (`/response/<id>`).
 
+Files go up as Slack documents its current flow: files.getUploadURLExternal (filename and
+length) answers an upload URL and a file ID; the bytes are POSTed to that URL (no token:
+the URL is the credential); files.completeUploadExternal (`files`: a JSON array of
+{id, title}; channel_id) shares them. `upload_status` makes the upload URL fail and
+`channels_without_bot` makes the completion answer not_in_channel.
+
 Every message and view is held to Slack's own checks (tests/fakes/slack_contract.py): one
 Slack would refuse is answered `invalid_blocks` (or `msg_too_long`) as Slack answers it,
 kept in `rejected`, and fails the test when the server stops, unless the test took it out
@@ -42,6 +48,20 @@ BOT_USER = "UKPIBOT01"
 
 
 @dataclass
+class Upload:
+    """A file as files.getUploadURLExternal announced it, then its bytes and its sharing."""
+
+    file_id: str
+    filename: str
+    length: int
+    data: bytes | None = None  # None until the upload URL got the bytes
+    title: str = ""
+    channel: str = ""
+    initial_comment: str = ""
+    completed: bool = False
+
+
+@dataclass
 class Call:
     method: str  # chat.postMessage, …, or "response" for a response_url
     args: dict[str, Any]
@@ -66,6 +86,12 @@ class FakeSlackApi(LocalServer):
         self._lock = threading.Lock()
         self.rejected: list[tuple[str, list[str]]] = []  # (method, Slack's objections)
         self.socket_url = ""  # what apps.connections.open answers (a stand-in Socket Mode server)
+        self.uploads: dict[str, Upload] = {}  # file ID → the upload
+        self.upload_status = 200  # what the upload URL answers (500: a failed upload)
+        self.channels_without_bot: set[str] = set()  # completeUploadExternal: not_in_channel
+
+    def completed_uploads(self) -> list[Upload]:
+        return [upload for upload in list(self.uploads.values()) if upload.completed]
 
     def __exit__(self, *exc: object) -> None:
         super().__exit__(*exc)
@@ -120,7 +146,12 @@ class FakeSlackApi(LocalServer):
         if method not in ("POST", "GET"):
             return send(request, 405, b'{"ok": false, "error": "method_not_supported"}')
         length = int(request.headers.get("Content-Length") or 0)
-        raw = request.rfile.read(length).decode() if length else ""
+        raw_bytes = request.rfile.read(length) if length else b""
+        if request.path.startswith("/upload/v1/"):
+            return self._receive_upload(
+                request, request.path.removeprefix("/upload/v1/"), raw_bytes
+            )
+        raw = raw_bytes.decode()
         kind = request.headers.get("Content-Type", "")
         args: dict[str, Any] = (
             json.loads(raw)
@@ -207,6 +238,10 @@ class FakeSlackApi(LocalServer):
         if method == "users.info":
             user = self.users.get(str(args.get("user")))
             return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
+        if method == "files.getUploadURLExternal":
+            return self._upload_url(args)
+        if method == "files.completeUploadExternal":
+            return self._complete_upload(args)
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": "D" + str(args.get("users", "X")).split(",")[0]}}
         if method == "conversations.history":
@@ -290,6 +325,60 @@ class FakeSlackApi(LocalServer):
         more = start + limit < len(items)
         cursor = base64.b64encode(f"next:{start + limit}".encode()).decode() if more else ""
         return {"ok": True, key: page, "response_metadata": {"next_cursor": cursor}}
+
+    # -- the file upload flow, as Slack documents it --------------------------------
+
+    def _upload_url(self, args: dict[str, Any]) -> dict[str, Any]:
+        """files.getUploadURLExternal: filename and length (bytes, an integer) required."""
+        filename = str(args.get("filename") or "")
+        try:
+            length = int(str(args.get("length", "")))
+        except ValueError:
+            length = 0
+        if not filename or length <= 0:
+            return {"ok": False, "error": "invalid_arguments"}
+        with self.arrived:
+            file_id = f"F{len(self.uploads) + 1:010d}"
+            self.uploads[file_id] = Upload(file_id, filename, length)
+        return {"ok": True, "upload_url": f"{self.url}/upload/v1/{file_id}", "file_id": file_id}
+
+    def _receive_upload(self, request: BaseHTTPRequestHandler, file_id: str, data: bytes) -> None:
+        """The upload URL: raw bytes or multipart form; HTTP 200 when received."""
+        upload = self.uploads.get(file_id)
+        self._record("upload", {"file_id": file_id, "size": len(data)})
+        if upload is None:
+            return send(request, 404, b"not found", "text/plain")
+        if self.upload_status != 200:
+            return send(request, self.upload_status, b"upload failed", "text/plain")
+        upload.data = data
+        return send(request, 200, f"OK - {len(data)}".encode(), "text/plain")
+
+    def _complete_upload(self, args: dict[str, Any]) -> dict[str, Any]:
+        """files.completeUploadExternal: `files` a JSON array of {id, title}; every file must
+        have been announced and uploaded with the announced length."""
+        try:
+            files = json.loads(args.get("files") or "")
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+        if not isinstance(files, list) or not files:
+            return {"ok": False, "error": "invalid_arguments"}
+        channel = str(args.get("channel_id") or "")
+        if channel and channel in self.channels_without_bot:
+            return {"ok": False, "error": "not_in_channel"}
+        shared = []
+        for item in files:
+            upload = self.uploads.get(str(item.get("id")) if isinstance(item, dict) else "")
+            if upload is None or upload.data is None:
+                return {"ok": False, "error": "file_not_found"}
+            if len(upload.data) != upload.length:
+                return {"ok": False, "error": "file_upload_size_mismatch"}
+            upload.title = str(item.get("title") or upload.filename)
+            upload.channel = channel
+            upload.initial_comment = str(args.get("initial_comment") or "")
+            upload.completed = True
+            shared.append({"id": upload.file_id, "name": upload.filename, "title": upload.title,
+                           "size": upload.length, "channels": [channel] if channel else []})  # fmt: skip
+        return {"ok": True, "files": shared}
 
     def _json(self, request: BaseHTTPRequestHandler, answer: dict[str, Any]) -> None:
         # The client may have given up (a time-out) or been killed: as Slack, carry on.

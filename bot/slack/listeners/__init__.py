@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.bootstrap import Bot
-from bot.slack.listeners.actions import choose_project
+from bot.slack.listeners.actions import choose_project, send_published
 from bot.slack.listeners.commands import kpi_command
 from bot.slack.listeners.events import app_mention
 from bot.slack.listeners.messages import direct_message
@@ -16,3 +16,4 @@ def register_all(app: App, bot: Bot) -> None:
     direct_message.register(app, bot)
     kpi_command.register(app, bot)
     choose_project.register(app, bot)
+    send_published.register(app, bot)

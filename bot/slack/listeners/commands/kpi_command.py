@@ -1,4 +1,4 @@
-"""/kpi 宮ヶ瀬 2022, /kpi 一覧, /kpi sync (administrators only)."""
+"""/kpi 宮ヶ瀬 2022, /kpi 一覧, /kpi sync and /kpi report (administrators only)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import logging
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
 
 from bot.bootstrap import Bot
 from bot.render import written_text
 from bot.slack.blocks import section
+from bot.slack.listeners.commands.report_command import is_report, run_report
 from bot.slack.listeners.reply import reply_for, trouble
 from sheets.backend import SheetError
 from sheets.schema import SchemaError
@@ -18,11 +20,14 @@ logger = logging.getLogger(__name__)
 
 
 def register(app: App, bot: Bot) -> None:
-    def kpi_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+    def kpi_command(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ack()  # first: Slack gives three seconds, the sheet may take longer
         text = (command.get("text") or "").strip()
         if text.lower() in ("sync", "同期"):
             respond(**run_sync(bot, command.get("user_id", "")))
+            return
+        if is_report(text):
+            run_report(bot, client, command, respond)
             return
         respond(**reply_for(bot, text))
 
