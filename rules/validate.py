@@ -16,7 +16,10 @@ import msgspec
 
 from rules.models import Direction, Field, KpiRow, Method, RawRow, RowProblem, Severity
 from rules.values import (
+    AT_LEAST,
+    AT_MOST,
     EMPTY,
+    KEEP,
     SAFE,
     Cell,
     Kind,
@@ -129,6 +132,8 @@ def validate_row(raw: RawRow) -> tuple[KpiRow | None, list[RowProblem]]:
         )
         invalid.add(Field.DIRECTION)
         direction = Direction.UP
+    if target.comparator or actual.comparator or baseline.comparator:
+        target, direction = _compared(raw, baseline, target, actual, direction, invalid, problem)
 
     if target.kind is Kind.EMPTY:
         problem(Field.TARGET, "目標値が未入力です。", Severity.WARNING)
@@ -197,6 +202,55 @@ _EMPTY_TEXTS = ("",) * 6
 
 
 _PRELIMINARY = "速報値です。確定値が出たら更新してください。"
+
+
+def _compared(
+    raw: RawRow,
+    baseline: Value,
+    target: Value,
+    actual: Value,
+    direction: Direction,
+    invalid: set[Field],
+    problem: Callable[..., None],
+) -> tuple[Value, Direction]:
+    """A target typed with its comparator (100人以上, 100人以下, 維持): 以下/未満 means lower
+    is better when 方向 is blank, 維持 is the baseline. 程度 and 目指す change nothing.
+    A comparator on an actual or a baseline is a warning: they are values, not goals."""
+    for column, value in ((Field.BASELINE, baseline), (Field.ACTUAL, actual)):
+        if value.comparator:
+            problem(
+                column,
+                f"{column.label}「{value.text}」に「{value.comparator}」が付いています。"
+                f"{column.label}には値だけを入力してください（{value.comparator}は目標値に）。",
+                Severity.WARNING,
+            )
+    comparator = target.comparator
+    if comparator == KEEP:
+        if baseline.number is None:
+            problem(
+                Field.TARGET,
+                "目標値が「維持」ですが、基準値（数値）がありません。維持する値を基準値に"
+                "入力してください。",
+            )
+            invalid.add(Field.TARGET)
+            return msgspec.structs.replace(target, kind=Kind.INVALID), direction
+        kept = msgspec.structs.replace(baseline, text=target.text, comparator=KEEP)
+        return kept, direction
+    blank = raw.direction is None or not normalise_text(cell_text(raw.direction))
+    typed = None if blank else direction
+    wanted = {AT_LEAST: Direction.UP, AT_MOST: Direction.DOWN}.get(comparator)
+    if wanted is None:
+        return target, direction
+    if typed is None:
+        return target, wanted  # 方向 blank: the comparator says it
+    if typed is not wanted:
+        problem(
+            Field.DIRECTION,
+            f"目標値は「{target.text}」（{comparator}）ですが、方向は「{typed.value}」です。"
+            f"どちらかを直してください（方向「{typed.value}」で計算しました）。",
+            Severity.WARNING,
+        )
+    return target, direction
 
 
 def _value(

@@ -51,6 +51,7 @@ class Value(msgspec.Struct, frozen=True, gc=False):
     preliminary: bool = False  # 速報値
     text: str = ""  # the cell as typed, for messages
     scaled: bool = False  # a bare number given the unit of the 単位 column
+    comparator: str = ""  # 以上 / 以下 / 程度 / 目指す / 維持, as typed with a target
 
     @property
     def is_number(self) -> bool:
@@ -176,6 +177,9 @@ def parse_text(raw: str) -> Value | Problem:
             number = -number
         if multiplier:  # 14万人 = 140,000人; 30,001百万円 = 30,001,000,000円
             number = SAFE.multiply(number, unit_scale(multiplier)[0])
+        if unit.endswith(_COMPARATOR_ENDINGS):  # 100人以上: the unit is 人
+            unit, comparator = split_comparator(unit)
+            return _bounded(Value(Kind.NUMBER, number, unit, "", False, raw, False, comparator))
         return _bounded(Value(Kind.NUMBER, number, unit, "", False, raw))
     return read_text(text, raw)
 
@@ -192,6 +196,13 @@ def read_text(text: str, raw: str) -> Value | Problem:
         return Value(Kind.PENDING, text=raw)
     if text in _NOT_APPLICABLE:
         return Value(Kind.NOT_APPLICABLE, text=raw)
+    if text in _KEEP:  # 維持: the target is the baseline (rules.validate puts it in)
+        return Value(Kind.NOT_APPLICABLE, text=raw, comparator=KEEP)
+    if _DATE_VALUE.fullmatch(text):
+        return Problem(
+            f"「{raw}」は日付です。この列には数値と単位（例: 1,234人）を入力してください"
+            "（日付は備考などほかの列に）。"
+        )
 
     note = ""
     match = _PAREN_NOTE.search(text)
@@ -201,6 +212,12 @@ def read_text(text: str, raw: str) -> Value | Problem:
         if not text:  # （事業開始前）: a note and no number means there is no value
             return Value(Kind.NOT_APPLICABLE, note=note, text=raw)
 
+    about = ""
+    if text.startswith(_ABOUT_PREFIXES):  # 約100人 = 100人程度
+        about = ABOUT
+        text = text.removeprefix("約").removeprefix("概ね").removeprefix("おおむね").lstrip()
+        if not text:
+            return Problem(f"「{raw}」に数値がありません。")
     sign = 1
     if text[0] in _MINUS_SIGNS:
         sign = -1
@@ -231,7 +248,7 @@ def read_text(text: str, raw: str) -> Value | Problem:
     except InvalidOperation:  # pragma: no cover - the regex admits only valid literals
         return Problem(f"「{raw}」は数値として読めません。")
 
-    return _number_value(sign * number, _SPACES.sub("", rest), note, raw)
+    return _number_value(sign * number, _SPACES.sub("", rest), note, raw, about)
 
 
 @lru_cache(maxsize=1024)
@@ -247,11 +264,49 @@ def unit_scale(unit: str) -> tuple[Decimal, str]:
     return Decimal((0, (1,), exponent)), match.group(2)
 
 
-def _number_value(number: Decimal, unit: str, note: str, raw: str) -> Value | Problem:
+def _number_value(
+    number: Decimal, unit: str, note: str, raw: str, comparator: str = ""
+) -> Value | Problem:
+    if unit.endswith(_COMPARATOR_ENDINGS):
+        unit, comparator = split_comparator(unit)
     if unit and unit[0] in _MULTIPLIERS:  # 14万人 = 140,000人; 30,001百万円 = 30,001,000,000円
         factor, unit = unit_scale(unit)
         number = SAFE.multiply(number, factor)
-    return _bounded(Value(Kind.NUMBER, number, unit, note, "速報" in note, raw))
+    preliminary = "速報" in note
+    return _bounded(Value(Kind.NUMBER, number, unit, note, preliminary, raw, False, comparator))
+
+
+# Targets as people write them: 100人以上, 100人以下, 100人程度, 100人を目指す, 維持.
+AT_LEAST, AT_MOST, ABOUT, AIM, KEEP = "以上", "以下", "程度", "目指す", "維持"
+_COMPARATORS = (  # word after the unit → what it means; longest first
+    ("を目指す", AIM), ("をめざす", AIM), ("目指す", AIM), ("めざす", AIM), ("を目標", AIM),
+    ("以上", AT_LEAST), ("超", AT_LEAST), ("以下", AT_MOST), ("未満", AT_MOST),
+    ("程度", ABOUT), ("前後", ABOUT), ("くらい", ABOUT), ("ぐらい", ABOUT), ("ほど", ABOUT),
+)  # fmt: skip
+_COMPARATOR_ENDINGS = tuple(word for word, _ in _COMPARATORS)
+_ABOUT_PREFIXES = ("約", "概ね", "おおむね")
+_KEEP = frozenset({"維持", "現状維持", "基準値を維持", "現状値を維持", "基準値維持", "keep"})
+_DATE_VALUE = re.compile(
+    r"\d{4}/\d{1,2}(?:/\d{1,2})?"
+    r"|\d{4}-\d{1,2}-\d{1,2}(?:[tT ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+    r"|\d{4}\.\d{1,2}\.\d{1,2}"
+    r"|(?:\d{4}|(?:令和|平成|[RrHh])\s*(?:元|\d{1,2}))\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?"
+    r"|(?:令和|平成|[RrHh])\s*(?:元|\d{1,2})[./]\d{1,2}(?:[./]\d{1,2})?"
+    r"|\d{1,2}\s*月\s*\d{1,2}\s*日"
+)
+
+
+def split_comparator(unit: str) -> tuple[str, str]:
+    """`人以上` → (`人`, 以上); `人以上を目指す` → (`人`, 以上): the strongest word counts."""
+    found = ""
+    while unit.endswith(_COMPARATOR_ENDINGS):
+        for word, meaning in _COMPARATORS:
+            if unit.endswith(word):
+                unit = unit[: -len(word)]
+                if not found or found == AIM:
+                    found = meaning
+                break
+    return unit, found
 
 
 def _whole(number: int | float | Decimal) -> int | None:

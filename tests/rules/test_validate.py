@@ -144,3 +144,46 @@ def test_kpi_numbers_are_given_in_order_and_duplicates_flagged() -> None:
 def test_the_same_project_in_two_years_is_rated_twice() -> None:
     labels, _ = evaluate_rows(row(1, fiscal_year="R4"), row(2, fiscal_year="R5", actual="100人"))
     assert labels == ["地方創生に効果があった", "地方創生に非常に効果的であった"]
+
+
+def test_a_target_with_its_comparator_is_no_unit_mismatch() -> None:
+    kpi, problems = validate_row(row(target="100人以上", actual="120人"))
+    assert problems == [] and kpi is not None
+    assert kpi.unit == "人" and kpi.target.number == 100
+
+
+def test_at_most_means_lower_is_better_when_direction_is_blank() -> None:
+    evaluation = evaluate([row(target="10件以下", actual="8件")], RULESETS["naikakufu"])
+    [result] = evaluation.projects[0].kpis
+    assert result.kpi.direction.value == "減少" and result.mark() == "○"
+    assert result.achievement.display() == "125.0%" and evaluation.problems == ()
+
+
+def test_a_comparator_contradicting_the_direction_is_a_warning() -> None:
+    [(column, message, severity)] = messages(row(target="10件以下", actual="8件", direction="増加"))
+    assert column == "方向" and severity is Severity.WARNING and "以下" in message
+
+
+def test_keep_means_the_baseline_is_the_target() -> None:
+    evaluation = evaluate(
+        [row(baseline="50社", target="維持", actual="52社", method="基準値比")],
+        RULESETS["naikakufu"],
+    )
+    [result] = evaluation.projects[0].kpis
+    assert result.kpi.target.number == 50 and result.mark() == "○"
+    assert [p.message for p in evaluation.problems if p.column] == []
+
+
+def test_keep_without_a_baseline_is_an_error() -> None:
+    [(column, message, severity)] = messages(row(target="維持"))
+    assert column == "目標値" and severity is Severity.ERROR and "基準値" in message
+
+
+def test_a_date_in_the_actual_is_said_to_be_a_date() -> None:
+    [(column, message, _)] = messages(row(actual="2025/3/31"))
+    assert column == "実績値" and "は日付です" in message and "複数の値" not in message
+
+
+def test_a_comparator_on_an_actual_is_a_warning() -> None:
+    [(column, message, severity)] = messages(row(actual="120人以上"))
+    assert column == "実績値" and severity is Severity.WARNING and "「以上」" in message

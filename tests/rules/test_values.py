@@ -92,7 +92,7 @@ def test_blank_cells_are_empty(typed: str | None) -> None:
     [
         ("男:80.1歳 女:86.3歳", "複数の値"),
         ("80.1歳／86.3歳", "複数の値"),
-        ("約100人", "数値で始まって"),
+        ("ほぼ100人", "数値で始まって"),  # 約100人 is read: 100人程度
         ("たくさん", "数値として読めません"),
         ("+", "数値がありません"),
         ("=SUM(A1:A3)", "数式"),
@@ -164,3 +164,60 @@ def test_fiscal_years_are_written_in_the_japanese_era() -> None:
     assert format_fiscal_year(2023) == "令和5年度"
     assert format_fiscal_year(2019) == "令和元年度"
     assert format_fiscal_year(2018) == "平成30年度"
+
+
+@pytest.mark.parametrize(
+    ("typed", "number", "unit", "comparator"),
+    [
+        ("100人以上", "100", "人", "以上"),
+        ("１００人以上", "100", "人", "以上"),
+        ("100人超", "100", "人", "以上"),
+        ("100人以下", "100", "人", "以下"),
+        ("5件未満", "5", "件", "以下"),
+        ("100人程度", "100", "人", "程度"),
+        ("約100人", "100", "人", "程度"),
+        ("100人を目指す", "100", "人", "目指す"),
+        ("100人以上を目指す", "100", "人", "以上"),
+        ("1,600千円以上", "1600000", "円", "以上"),
+        ("△5人以下", "-5", "人", "以下"),
+        ("73.3%以上", "73.3", "%", "以上"),
+    ],
+)
+def test_targets_as_people_write_them_keep_their_comparator(
+    typed: str, number: str, unit: str, comparator: str
+) -> None:
+    value = parse_value(typed)
+    assert isinstance(value, Value) and value.kind is Kind.NUMBER
+    assert value.number == Decimal(number) and value.unit == unit
+    assert value.comparator == comparator
+
+
+def test_keep_the_baseline_is_a_comparator_without_a_number() -> None:
+    value = parse_value("維持")
+    assert isinstance(value, Value) and value.comparator == "維持" and value.number is None
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "2025/3/31",
+        "2025/03",
+        "2025-03-31",
+        "2025-03-31T00:00:00",
+        "2025.3.31",
+        "令和7年3月31日",
+        "R7.3.31",
+        "R4.3",
+        "2025年3月",
+        "3月31日",
+    ],
+)
+def test_a_date_in_a_value_cell_is_its_own_message(typed: str) -> None:
+    value = parse_value(typed)
+    assert isinstance(value, Problem)
+    assert "は日付です" in value.message and "複数の値" not in value.message
+
+
+def test_a_decimal_is_not_a_date() -> None:
+    value = parse_value("2023.5")
+    assert isinstance(value, Value) and value.number == Decimal("2023.5")
