@@ -79,18 +79,57 @@ def kpi_rows(kpis: Sequence[KpiResult], lang: Lang, name_width: int = 40) -> lis
     return table(rows, right=(2, 3, 4))
 
 
+def judgement_text(project: ProjectResult, en: bool) -> str:
+    """The person's 事業効果 beside kpibot's suggestion, or "" when the sheet has none:
+    評価（担当課）: 相当程度効果があった／kpibot の目安: 効果があった（理由: …）."""
+    judgement = project.judgement
+    if judgement is None or not judgement.rating_text:
+        return ""
+    rating = project.rating
+    if en:
+        theirs = judgement.level.label_en if judgement.level else judgement.rating_text
+        ours = rating.level.label_en if rating.level else rating.label_en
+        return f"Rating (division): {theirs} / kpibot's suggestion: {ours} (why: {rating.explanation_en})"
+    theirs = judgement.level.short if judgement.level else judgement.rating_text
+    ours = rating.level.short if rating.level else rating.label
+    return f"評価（担当課）: {theirs}／kpibot の目安: {ours}（理由: {rating.explanation}）"
+
+
+def judgement_details(project: ProjectResult, en: bool) -> list[str]:
+    """判断理由, 今後の方針 (with its reason) and 外部有識者の意見, those that are typed."""
+    judgement = project.judgement
+    if judgement is None:
+        return []
+    step = judgement.next_step_text
+    if step and judgement.next_step_reason:
+        step += f"（{judgement.next_step_reason}）"
+    named = (
+        ("Reason" if en else "判断理由", judgement.reason),
+        ("Next step" if en else "今後の方針", step),
+        ("External experts" if en else "外部有識者の意見", judgement.expert_opinion),
+    )
+    return [f"{name}: {text}" for name, text in named if text]
+
+
 def project_text(project: ProjectResult, lang: Lang) -> list[str]:
     rating = project.rating
     en = lang is Lang.EN
+    both = judgement_text(project, en)
     lines = [
         f"■ {project.project}（{year_label(project.fiscal_year, lang)}）"
         + (f"  {project.department}" if project.department else ""),
-        f"  Rating: {rating.label_en} ({rating.label})" if en else f"  評価: {rating.label}",
+        f"  {both}"
+        if both
+        else f"  Rating: {rating.label_en} ({rating.label})"
+        if en
+        else f"  評価: {rating.label}",
     ]
     lines += ["    " + line for line in kpi_rows(project.kpis, lang)]
-    lines.append(
-        f"  {'Why' if en else '説明'}: {rating.explanation_en if en else rating.explanation}"
-    )
+    if not both:  # else the reason is in the first line already
+        lines.append(
+            f"  {'Why' if en else '説明'}: {rating.explanation_en if en else rating.explanation}"
+        )
+    lines += [f"  {line}" for line in judgement_details(project, en)]
     return lines
 
 

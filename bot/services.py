@@ -3,6 +3,7 @@ none of them holds business flow of its own."""
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import logging
 import threading
@@ -11,9 +12,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
+from zoneinfo import ZoneInfo
 
 from rules.achievement import Rounding
-from rules.deadlines import Deadline
+from rules.deadlines import ACTUAL, Deadline
 from rules.evaluate import evaluate
 from rules.models import Evaluation, RowProblem, Severity
 from rules.rulesets import RuleSet
@@ -32,6 +34,8 @@ from sheets.schema import (
 )
 
 logger = logging.getLogger(__name__)
+# The fiscal calendar and the 期限 tab are Japanese: a deadline passes at midnight in Japan.
+_JAPAN = ZoneInfo("Asia/Tokyo")
 
 SYNC_ATTEMPTS = 3
 
@@ -91,13 +95,31 @@ def _cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def rate_snapshot(snapshot: WorkbookSnapshot, ruleset: RuleSet, rounding: Rounding) -> Report:
-    """Validate and rate a workbook snapshot; work out what a sync would write."""
+def rate_snapshot(
+    snapshot: WorkbookSnapshot,
+    ruleset: RuleSet,
+    rounding: Rounding,
+    today: dt.date | None = None,
+) -> Report:
+    """Validate and rate a workbook snapshot; work out what a sync would write. `today`
+    (default: today in Japan) decides which 期限 have passed for the 今後の方針 check."""
     tab = kpi_tab_name(list(snapshot.tabs))
     grid = snapshot.tabs[tab]
+    deadline_grid = snapshot.tabs.get(DEADLINE_TAB)
+    deadlines = [
+        (deadline.name, deadline.fiscal_year, deadline.due)
+        for deadline in (read_deadlines(deadline_grid)[0] if deadline_grid else [])
+        if ACTUAL in deadline.about  # the results' deadline: the rating is due with them
+    ]
     with _cyclic_gc_paused():
         table = read_kpi_table(grid, tab, snapshot.marks)
-        evaluation = evaluate(table.rows, ruleset, rounding)
+        evaluation = evaluate(
+            table.rows,
+            ruleset,
+            rounding,
+            deadlines=deadlines,
+            today=today or dt.datetime.now(_JAPAN).date(),
+        )
         changes = plan_writes(
             grid,
             table,

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+from collections.abc import Iterable, Sequence
 from decimal import Decimal, localcontext
 from operator import attrgetter
 
 import msgspec
 
 from rules.achievement import Rounding, achievement_rate
-from rules.judgement import project_judgement
+from rules.judgement import check_judgements, project_judgement
 from rules.models import (
     Achievement,
     Direction,
@@ -40,15 +41,28 @@ def kpi_label(number: int) -> str:
 
 
 def evaluate(
-    rows: Iterable[RawRow], ruleset: RuleSet, rounding: Rounding = Rounding.TRUNCATE
+    rows: Iterable[RawRow],
+    ruleset: RuleSet,
+    rounding: Rounding = Rounding.TRUNCATE,
+    *,
+    deadlines: Sequence[tuple[str, int | None, dt.date]] = (),
+    today: dt.date | None = None,
 ) -> Evaluation:
+    """`deadlines` (name, fiscal year or None, due) and `today` are for one check only: a
+    person's 事業効果 without 今後の方針 after its deadline (rules.judgement)."""
     # Values are bounded when read; should a sum or a quotient still leave the range, the
     # context gives NaN or Infinity instead of raising through the whole run.
     with localcontext(SAFE):
-        return _evaluate(rows, ruleset, rounding)
+        return _evaluate(rows, ruleset, rounding, deadlines, today)
 
 
-def _evaluate(rows: Iterable[RawRow], ruleset: RuleSet, rounding: Rounding) -> Evaluation:
+def _evaluate(
+    rows: Iterable[RawRow],
+    ruleset: RuleSet,
+    rounding: Rounding,
+    deadlines: Sequence[tuple[str, int | None, dt.date]],
+    today: dt.date | None,
+) -> Evaluation:
     problems: list[RowProblem] = []
     projects: dict[tuple[int, str], list[KpiRow]] = {}
     for raw in rows:
@@ -67,6 +81,7 @@ def _evaluate(rows: Iterable[RawRow], ruleset: RuleSet, rounding: Rounding) -> E
         project = ProjectResult(year, name, department, kpi_results, rating, goal, judgement)
         _check_reported_rating(project, problems)
         results.append(project)
+    problems.extend(check_judgements(results, deadlines, today))
     problems.sort(key=attrgetter("row"))
     return Evaluation(tuple(results), tuple(problems), ruleset.name)
 

@@ -10,11 +10,21 @@ overwrites it.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Sequence
 
-from rules.models import Field, Judgement, KpiRow, Level, NextStep, RowProblem, Severity
-from rules.values import Problem, normalise_text
+from rules.models import (
+    Field,
+    Judgement,
+    KpiRow,
+    Level,
+    NextStep,
+    ProjectResult,
+    RowProblem,
+    Severity,
+)
+from rules.values import Problem, format_fiscal_year, normalise_text
 
 # The national numbering of 事業効果: ①非常に効果的 … ④効果がなかった. NFKC has turned ①
 # into 1 already; 本事業は and 地方創生に(対して) are the published sentence around it.
@@ -201,4 +211,82 @@ def project_judgement(
         next_step_reason=text_of("next_step_reason"),
         expert_opinion=text_of("expert_opinion"),
         row=row,
+        next_step_row=row_of("next_step"),
     )
+
+
+def check_judgements(
+    projects: Sequence[ProjectResult],
+    deadlines: Sequence[tuple[str, int | None, dt.date]] = (),
+    today: dt.date | None = None,
+) -> list[RowProblem]:
+    """Where the person's judgement needs a second look, each said once per project:
+
+    - 事業効果 differs from kpibot's suggestion and 判断理由 is empty (a pending rating or a
+      rule set without levels suggests nothing);
+    - 今後の方針 中止/終了 on a project still within its period: the sheet has rows of the
+      project for a later fiscal year (the 地域再生計画 gives a target per year, so those
+      rows are its period);
+    - a 事業効果 without a 今後の方針 after the project's deadline: the latest 期限 about
+      実績値 of its fiscal year (or of every year), once `today` is past it. Only where the
+      sheet uses 今後の方針 (some project has one): a sheet without the column asks nothing.
+    `deadlines` are (name, fiscal year or None for every year, due date) of the 期限 tab.
+    """
+    problems: list[RowProblem] = []
+    last_year: dict[str, int] = {}
+    for project in projects:
+        last_year[project.project] = max(project.fiscal_year, last_year.get(project.project, 0))
+    uses_next_step = any(p.judgement is not None and p.judgement.next_step_text for p in projects)
+    for project in projects:
+        judgement = project.judgement
+        if judgement is None:
+            continue
+        suggestion = project.rating
+        if (
+            judgement.level is not None
+            and suggestion.level is not None
+            and not suggestion.pending
+            and judgement.level is not suggestion.level
+            and not judgement.reason.strip()
+        ):
+            problems.append(
+                RowProblem(
+                    judgement.row,
+                    Field.JUDGED_RATING.label,
+                    f"事業効果「{judgement.rating_text}」は kpibot の目安「{suggestion.level.short}」"
+                    f"（{suggestion.explanation}）と違います。判断理由を入力してください。",
+                    Severity.WARNING,
+                )
+            )
+        later = last_year[project.project]
+        if judgement.next_step in (NextStep.STOP, NextStep.END) and later > project.fiscal_year:
+            step = judgement.next_step.value
+            problems.append(
+                RowProblem(
+                    judgement.next_step_row,
+                    Field.NEXT_STEP.label,
+                    f"今後の方針は「{judgement.next_step_text}」（{step}）ですが、この事業には"
+                    f"{format_fiscal_year(later)}までの行があり、計画期間中です。期間中に{step}"
+                    "するなら方針の理由を書き、以降の年度の行を見直してください。",
+                    Severity.WARNING,
+                )
+            )
+        if not uses_next_step or today is None or judgement.next_step_text:
+            continue
+        if judgement.level is None:
+            continue
+        due = [
+            (date, name) for name, year, date in deadlines if year in (None, project.fiscal_year)
+        ]
+        if due and today > max(due)[0]:
+            date, name = max(due)
+            problems.append(
+                RowProblem(
+                    judgement.row,
+                    Field.NEXT_STEP.label,
+                    f"期限「{name}」（{date:%Y/%m/%d}）を過ぎましたが、事業効果があって今後の方針が"
+                    "未入力です。発展・見直し・継続・中止・終了のいずれかを入力してください。",
+                    Severity.WARNING,
+                )
+            )
+    return problems

@@ -269,6 +269,7 @@ class Judgement(msgspec.Struct, frozen=True, gc=False):
     next_step_reason: str = ""  # 方針の理由
     expert_opinion: str = ""  # 外部有識者の意見
     row: int = 0  # the sheet row the 事業効果 (else the first judgement cell) is on
+    next_step_row: int = 0  # the sheet row the 今後の方針 is on (0: none typed)
 
 
 class KpiResult(msgspec.Struct, frozen=True, gc=False):

@@ -477,8 +477,15 @@ def _check_text(problem: RowProblem) -> str:
 SUMMARY_HEADER = ["年度", "事業名", "担当課", "KPI数", "100%以上", "平均達成率", "評価", "説明"]
 
 
+# With a person's judgement in the sheet, 評価 is kpibot's suggestion and the person's
+# 事業効果 stands beside it (both columns, as the published reports print the latter).
+JUDGEMENT_HEADER = ["事業効果（担当課）", "判断理由", "今後の方針"]
+
+
 def summary_grid(evaluation: Evaluation) -> Grid:
-    grid: Grid = [list(SUMMARY_HEADER)]
+    judged = any(project.judgement is not None for project in evaluation.projects)
+    header: list[SheetCell] = [*SUMMARY_HEADER, *(JUDGEMENT_HEADER if judged else [])]
+    grid: Grid = [header]
     for project in evaluation.projects:
         mean = project.mean_rate
         grid.append(
@@ -493,6 +500,14 @@ def summary_grid(evaluation: Evaluation) -> Grid:
                 project.rating.explanation,
             ]
         )
+        if judged:
+            judgement = project.judgement
+            beside: list[SheetCell] = (
+                [judgement.rating_text, judgement.reason, judgement.next_step_text]
+                if judgement is not None
+                else ["", "", ""]
+            )
+            grid[-1].extend(beside)
     return grid
 
 

@@ -8,7 +8,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.questions import Answer, AnswerKind, Lang
-from bot.render import MISSING_EN, answer_text, choice_lead, value_text, year_label
+from bot.render import (
+    MISSING_EN,
+    answer_text,
+    choice_lead,
+    judgement_details,
+    judgement_text,
+    value_text,
+    year_label,
+)
 from rules.deadlines import by_department
 from rules.evaluate import kpi_label
 from rules.models import Level, ProjectResult, RowProblem
@@ -116,7 +124,10 @@ def project_blocks(
     label = f"{rating.label_en} ({rating.label})" if en else rating.label
     department = f"  {escape(project.department)}" if project.department else ""
     blocks.append(section(f"{LEVEL_EMOJI[rating.level]} *{escape(label)}*{department}"))
-    room = MAX_BLOCKS - 8  # header, rating, why, problems, years, link, and a margin
+    if both := judgement_text(project, en):  # the person's 事業効果 beside kpibot's
+        details = "\n".join(judgement_details(project, en))
+        blocks.append(section(escape(both + ("\n" + details if details else ""))))
+    room = MAX_BLOCKS - 9  # header, ratings, why, problems, years, link, and a margin
     for result in project.kpis[:room]:
         kpi = result.kpi
         target, actual = escape(value_text(kpi.target)), escape(value_text(kpi.actual))

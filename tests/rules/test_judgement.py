@@ -168,3 +168,107 @@ def test_two_different_ratings_for_one_project_are_flagged_once() -> None:
     assert len(flagged) == 1 and flagged[0].row == 3
     [project] = evaluation.projects
     assert project.judgement is not None and project.judgement.level is Level.VERY_EFFECTIVE
+
+
+# kpibot's rating is a suggestion beside the person's judgement.
+
+import datetime as dt  # noqa: E402
+
+from rules.models import Evaluation  # noqa: E402
+from sheets.schema import summary_grid  # noqa: E402
+
+HEADER = ["年度", "事業名", "KPI名", "目標値", "実績値", "事業効果", "判断理由", "今後の方針"]
+
+
+def _judged(*lines: list[str | None], **options: object) -> Evaluation:
+    table = read_kpi_table([HEADER, *lines], "KPI")  # type: ignore[list-item]
+    return evaluate(table.rows, RULESETS["naikakufu"], **options)  # type: ignore[arg-type]
+
+
+def _flags(evaluation: Evaluation, column: str) -> list[tuple[int, str]]:
+    return [(p.row, p.message) for p in evaluation.problems if p.column == column]
+
+
+def test_a_different_rating_without_a_reason_is_flagged_once_per_project() -> None:
+    evaluation = _judged(
+        # kpibot: 2 of 2 ≥ 100% → 非常に効果的; the division says 相当程度, no reason: flagged
+        ["R3", "A", "件数", "10件", "12件", "地方創生に相当程度効果があった", None, "継続"],
+        [None, None, "人数", "10人", "15人", None, None, None],
+        # the same difference with a reason: not flagged
+        ["R3", "B", "件数", "10件", "12件", "②相当程度効果があった", "波及が遅れるため", "継続"],
+        # agreeing: not flagged
+        ["R3", "C", "件数", "10件", "12件", "非常に効果的だった", None, "継続"],
+        # kpibot cannot suggest yet (集計中): not flagged
+        ["R3", "D", "件数", "10件", "集計中", "③地方創生に効果があった", None, "②継続"],
+    )
+    [(row, message)] = _flags(evaluation, "事業効果")
+    assert row == 2
+    assert message.startswith(
+        "事業効果「地方創生に相当程度効果があった」は kpibot の目安「非常に効果的であった」（"
+    )
+    assert message.endswith("と違います。判断理由を入力してください。")
+
+
+def test_ending_a_project_within_its_period_is_flagged() -> None:
+    evaluation = _judged(
+        ["R3", "A", "件数", "10件", "12件", "非常に効果的だった", None, "④中止"],
+        ["R4", "A", "件数", "20件", None, None, None, None],
+        ["R4", "B", "件数", "10件", "12件", "非常に効果的だった", None, "⑤終了"],
+    )
+    [(row, message)] = _flags(evaluation, "今後の方針")
+    assert row == 2 and "令和4年度までの行があり、計画期間中です" in message
+
+
+def test_a_rating_without_a_next_step_after_its_deadline_is_flagged() -> None:
+    lines: tuple[list[str | None], ...] = (
+        ["R3", "A", "件数", "10件", "12件", "非常に効果的だった", None, None],
+        ["R3", "B", "件数", "10件", "12件", "非常に効果的だった", None, "継続"],
+    )
+    deadlines = [("実績値の入力期限", 2021, dt.date(2022, 6, 30))]
+    after = _judged(*lines, deadlines=deadlines, today=dt.date(2022, 7, 1))
+    [(row, message)] = _flags(after, "今後の方針")
+    assert row == 2 and message.startswith("期限「実績値の入力期限」（2022/06/30）を過ぎましたが")
+    on_the_day = _judged(*lines, deadlines=deadlines, today=dt.date(2022, 6, 30))
+    assert _flags(on_the_day, "今後の方針") == []
+    other_year = [("実績値の入力期限", 2022, dt.date(2022, 6, 30))]
+    assert (
+        _flags(_judged(*lines, deadlines=other_year, today=dt.date(2023, 1, 1)), "今後の方針") == []
+    )
+    assert _flags(_judged(*lines, today=dt.date(2030, 1, 1)), "今後の方針") == []
+
+
+def test_the_summary_tab_carries_both_ratings() -> None:
+    evaluation = _judged(
+        ["R3", "A", "件数", "10件", "12件", "③地方創生に効果があった", "理由", "継続"]
+    )
+    header, line = summary_grid(evaluation)
+    assert header[6:] == ["評価", "説明", "事業効果（担当課）", "判断理由", "今後の方針"]
+    assert line[6] == "地方創生に非常に効果的であった"
+    assert line[8:] == ["③地方創生に効果があった", "理由", "継続"]
+    plain = read_kpi_table([["年度", "事業名", "目標値", "実績値"], ["R3", "A", "1", "1"]], "KPI")
+    assert len(summary_grid(evaluate(plain.rows, RULESETS["naikakufu"]))[0]) == 8
+
+
+def test_answers_show_both_in_the_cli_and_in_slack() -> None:
+    from bot.questions import answer
+    from bot.render import answer_text
+    from bot.slack.blocks import answer_blocks
+
+    evaluation = _judged(
+        ["R3", "三浦", "件数", "10件", "12件", "相当程度効果があった", "波及が遅い", "②継続"],
+        [None, None, "人数", "10人", "5人", None, None, None],
+    )
+    found = answer("三浦の評価は？", evaluation)
+    text = answer_text(found)
+    assert (
+        "評価（担当課）: 相当程度効果があった／kpibot の目安: 相当程度効果があった（理由: 2件中1件が"
+        in text
+    )
+    assert "判断理由: 波及が遅い" in text and "今後の方針: ②継続" in text
+    _, blocks = answer_blocks(found)
+    shown = str(blocks)
+    assert (
+        "評価（担当課）: 相当程度効果があった／kpibot の目安: 相当程度効果があった（理由:" in shown
+    )
+    english = answer_text(answer("rating for 三浦", evaluation))
+    assert "Rating (division): considerably effective / kpibot's suggestion:" in english
