@@ -117,7 +117,8 @@ def resolve_owners(owners: Mapping[str, Sequence[str]], directory: SlackDirector
     text and reported). Special mentions never get here: the 担当 tab refuses them."""
     mentions: dict[str, tuple[str, ...]] = {}
     problems: list[str] = []
-    failed = ""
+    unchecked: list[str] = []  # names shown as text: no token, or Slack's lists unreadable
+    failed = "" if directory is not None else "SLACK_BOT_TOKEN がありません"
     for department, entries in owners.items():
         resolved: list[str] = []
         for entry in entries:
@@ -125,28 +126,26 @@ def resolve_owners(owners: Mapping[str, Sequence[str]], directory: SlackDirector
             if markup:
                 resolved.append(markup)
                 continue
-            if directory is None or failed:
-                problems.append(
-                    f"担当「{department}」の {entry} を Slack で確認できませんでした"
-                    f"（{failed or 'SLACK_BOT_TOKEN がありません'}）。文字のまま載せます。"
-                )
-                resolved.append(entry)
-                continue
-            try:
-                found, problem = find_name(entry, directory)
-            except DirectoryError as error:
-                failed = str(error)
-                problems.append(
-                    f"担当「{department}」の {entry} を Slack で確認できませんでした（{failed}）。"
-                    "文字のまま載せます。"
-                )
-                resolved.append(entry)
-                continue
-            if found:
-                resolved.append(found)
-            else:
-                problems.append(f"担当「{department}」: {problem}")
+            if not failed:
+                assert directory is not None
+                try:
+                    found, problem = find_name(entry, directory)
+                except DirectoryError as error:
+                    failed = str(error)
+                else:
+                    if found:
+                        resolved.append(found)
+                    else:
+                        problems.append(f"担当「{department}」: {problem}")
+                    continue
+            unchecked.append(entry)
+            resolved.append(entry)
         mentions[department] = tuple(dict.fromkeys(resolved))
+    if unchecked:
+        problems.append(
+            f"{'、'.join(unchecked)} を Slack で確かめられませんでした（{failed}）。"
+            "通知されない文字のまま載せます。"
+        )
     return Owners(mentions, problems)
 
 

@@ -577,7 +577,11 @@ def dry_run(bot: Bot, at: dt.datetime, directory: SlackDirectory | None = None) 
     if owners.problems:
         lines.append("「担当」タブのメンション:")
         lines += [f"  {problem}" for problem in owners.problems]
-    upcoming = [r for r in reminders if r.expires_at > at]
+    due_now = due_reminders(reminders, at, set()).send  # a missed one: only the latest
+    upcoming = sorted(
+        {r.key: r for r in [*due_now, *(r for r in reminders if r.fire_at > at)]}.values(),
+        key=lambda r: (r.fire_at, r.key),
+    )
     past = len(reminders) - len(upcoming)
     if not reminders:
         lines.append("「期限」タブに期限がありません。リマインダーは送られません。")
@@ -594,13 +598,14 @@ def dry_run(bot: Bot, at: dt.datetime, directory: SlackDirectory | None = None) 
             "（送る日に未入力があれば、その日の内容で送ります）。"
         )
     for reminder in upcoming:
-        lines.append(f"  {reminder.fire_at:%Y-%m-%d(%a) %H:%M}  {label(reminder)}")
+        late = "（この時点で送る分: 時刻を過ぎています）" if reminder.fire_at <= at else ""
+        lines.append(f"  {reminder.fire_at:%Y-%m-%d(%a) %H:%M}  {label(reminder)}{late}")
         outgoing = built[reminder.key]
         if outgoing is not None:
             lines += [f"      {line}" for line in outgoing.text.splitlines()]
         elif not quiet:
             lines.append("      （今のシートでは対象の未入力がないため、送られません）")
-    due = [r for r in due_reminders(reminders, at, set()).send if built.get(r.key)]
+    due = [r for r in due_now if built.get(r.key)]
     lines += ["", f"この時点で送るもの: {len(due)}件"]
     lines += [f"  {label(r)}" for r in due]
     return "\n".join(lines)

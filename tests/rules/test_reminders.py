@@ -3,8 +3,20 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from rules.deadlines import Deadline, parse_date, parse_notice_days
+from rules.deadlines import (
+    ACTUAL,
+    BOTH,
+    TARGET,
+    Deadline,
+    missing_entries,
+    parse_about,
+    parse_date,
+    parse_notice_days,
+)
+from rules.evaluate import evaluate
+from rules.models import Evaluation, Field, RawRow
 from rules.reminders import OVERDUE, due_reminders, reminders_for
+from rules.rulesets import RULESETS
 from rules.values import Problem
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -113,3 +125,60 @@ def test_deadline_cells_as_people_type_them() -> None:
     assert parse_notice_days("１、３、７日前") == (7, 3, 1)
     assert parse_notice_days("") == (14, 7, 3, 1)
     assert isinstance(parse_notice_days("毎日"), Problem)
+
+
+# -- the right column (対象) and rows typed 集計中 ---------------------------------------
+
+
+def _evaluation() -> Evaluation:
+    def row(number: int, kpi: str, target: str, actual: str) -> RawRow:
+        return RawRow.of(
+            number,
+            {
+                Field.FISCAL_YEAR: "R7",
+                Field.PROJECT: "観光振興事業",
+                Field.DEPARTMENT: "観光課",
+                Field.KPI_NAME: kpi,
+                Field.TARGET: target,
+                Field.ACTUAL: actual,
+            },
+        )
+
+    return evaluate(
+        [
+            row(2, "観光客数", "100人", ""),  # lacks the actual only
+            row(3, "宿泊者数", "", "80人"),  # lacks the target only
+            row(4, "消費額", "10億円", "集計中"),  # the actual is still owed
+            row(5, "満足度", "80%", "85%"),  # complete
+        ],
+        RULESETS["naikakufu"],
+    )
+
+
+def test_a_deadline_about_targets_lists_only_rows_without_a_target() -> None:
+    entries = missing_entries(_evaluation(), 2025, about=(TARGET,), include_pending=True)
+    assert [(e.row, e.missing, e.pending) for e in entries] == [(3, ("目標値",), ())]
+
+
+def test_a_deadline_about_actuals_lists_missing_actuals_and_those_still_pending() -> None:
+    entries = missing_entries(_evaluation(), 2025, about=(ACTUAL,), include_pending=True)
+    assert [(e.row, e.missing, e.pending) for e in entries] == [
+        (2, ("実績値",), ()),
+        (4, (), ("実績値",)),
+    ]
+
+
+def test_the_existing_call_is_unchanged_both_columns_and_no_pending_rows() -> None:
+    assert [(e.row, e.missing) for e in missing_entries(_evaluation())] == [
+        (2, ("実績値",)),
+        (3, ("目標値",)),
+    ]
+
+
+def test_the_about_column_as_people_type_it() -> None:
+    assert parse_about("目標値") == (TARGET,) and parse_about("実績") == (ACTUAL,)
+    assert parse_about("") == BOTH and parse_about("目標値・実績値") == BOTH
+    assert parse_about("両方") == BOTH
+    assert isinstance(parse_about("予算"), Problem) and isinstance(
+        parse_about("目標値と予算"), Problem
+    )
