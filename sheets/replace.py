@@ -113,7 +113,7 @@ def writable_target(path: Path) -> Path:
     real = Path(os.path.realpath(path))
     if not real.exists():
         raise SheetError(f"ファイル {path} が見つかりません。", str(path))
-    if not os.access(real, os.W_OK):
+    if not os.access(real, os.W_OK) or not real.stat().st_mode & 0o222:
         raise SheetError(
             f"{path.name} は読み取り専用なので書き込みません。"
             "書き込みを許可してから、もう一度実行してください。",
@@ -204,6 +204,18 @@ def replace_checked(path: Path, read_version: str, fill: Callable[[IO[bytes]], o
             temp.unlink(missing_ok=True)
 
 
+def _same_as_read(path: Path, read_version: str) -> bool:
+    """Is `path` the version kpibot read? The inode, time and size first (a save by rename
+    or in place changes one of them at once), then the bytes."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return False
+    if read_version.split(":")[:4] != version_of(b"", stat).split(":")[:4]:
+        return False
+    return current_version(path) == read_version
+
+
 def _swap(temp: Path, real: Path, shown: Path, read_version: str) -> None:
     if not read_version:
         try:
@@ -212,15 +224,21 @@ def _swap(temp: Path, real: Path, shown: Path, read_version: str) -> None:
             raise _changed(shown, read_version) from None
         return
     if _EXCHANGE is not None:
+        ours = temp.stat().st_ino
         failed = _EXCHANGE(bytes(temp), bytes(real))
         if failed == 0:
             # `temp` is now the file that was in place: was it the one kpibot read?
-            if current_version(temp) != read_version:
-                _EXCHANGE(bytes(temp), bytes(real))  # put the person's save back
-                raise _changed(shown, read_version)
-            return
+            if _same_as_read(temp, read_version):
+                return
+            _EXCHANGE(bytes(temp), bytes(real))  # put the person's save back
+            with contextlib.suppress(FileNotFoundError):
+                if temp.stat().st_ino != ours:
+                    # They saved again in that instant, replacing kpibot's file: what came
+                    # back to `temp` is their newest save, so it goes in place.
+                    os.replace(temp, real)
+            raise _changed(shown, read_version)
         if failed not in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
             raise OSError(failed, os.strerror(failed), str(real))
-    if current_version(real) != read_version:
+    if not _same_as_read(real, read_version):
         raise _changed(shown, read_version)
     os.replace(temp, real)
