@@ -5,23 +5,32 @@ from __future__ import annotations
 
 import logging
 
-import waitress
+from slack_bolt import App
 
 from bot.addon.api import AddonService
 from bot.bootstrap import Bot
-from bot.http import KpibotService
+from bot.http import KpibotService, front_server
 from bot.reminders.send import ReminderSender, reminder_client
 from bot.settings import SettingsError
 from bot.slack.app import build_slack_app
-from bot.store import Ledger
+from bot.store import Ledger, Replays
 
 logger = logging.getLogger(__name__)
 
 HTTP_THREADS = 16
 
 
-def http_service(bot: Bot) -> KpibotService:
-    return KpibotService(build_slack_app(bot), AddonService(bot))
+def http_service(bot: Bot, slack: App | None = None) -> KpibotService:
+    """Slack, the add-on and /healthz, each signed request acted on once across every
+    process sharing KPIBOT_DATABASE_URL."""
+    replays = Replays(bot.settings.kpibot_database_url)
+    secret = bot.settings.slack_signing_secret
+    return KpibotService(
+        slack or build_slack_app(bot, replays=replays),
+        AddonService(bot, replays=replays),
+        signing_secret=secret.get_secret_value() if secret else None,
+        replays=replays,
+    )
 
 
 def warm_up(bot: Bot) -> None:
@@ -58,14 +67,16 @@ def serve(bot: Bot, http: bool, port: int | None) -> None:
             "Socket Mode には SLACK_APP_TOKEN（xapp- で始まるトークン）が必要です。"
             "HTTP で受けるときは `kpibot serve --http` を使ってください。"
         )
-    slack = build_slack_app(bot)  # checks the Slack settings before anything starts
+    replays = Replays(bot.settings.kpibot_database_url)
+    # checks the Slack settings before anything starts
+    slack = build_slack_app(bot, replays=replays)
     warm_up(bot)
     start_reminders(bot)
     if http:
-        service = KpibotService(slack, AddonService(bot))
+        service = http_service(bot, slack)
         listen = port or bot.settings.port
         logger.warning("kpibot serving HTTP on port %d (/slack/events, /addon/, /healthz)", listen)
-        waitress.serve(service, host="0.0.0.0", port=listen, threads=HTTP_THREADS, ident="kpibot")
+        front_server(service, "0.0.0.0", listen, HTTP_THREADS).run()
         return
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     create_engine,
+    delete,
     insert,
     inspect,
     select,
@@ -263,3 +264,52 @@ class Ledger:
     def rows(self) -> list[dict[str, Any]]:
         with self.engine.connect() as db:
             return [dict(r._mapping) for r in db.execute(select(ledger_table))]
+
+
+replay_table = Table(
+    "kpibot_replay",
+    metadata,
+    # "slack-sig:v0=…", "addon-sig:v0=…", "event:Ev…": one row per request acted on
+    Column("key", String(200), primary_key=True),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+)
+
+
+class Replays:
+    """What was already acted on, for REPLAY_WINDOW, in the shared database: a replayed
+    signed request, or a Slack retry that reaches another `serve` process, finds its key
+    taken (the primary key decides, across processes) and is not acted on again."""
+
+    WINDOW = dt.timedelta(minutes=5)  # a signature older than this is refused anyway
+
+    def __init__(self, url: str) -> None:
+        self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
+        try:
+            replay_table.create(self.engine, checkfirst=True)
+        except (OperationalError, ProgrammingError):
+            # Another process created the table between the check and the CREATE.
+            replay_table.create(self.engine, checkfirst=True)
+        self._next_sweep = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+    def first_time(self, key: str, now: dt.datetime | None = None) -> bool:
+        """True for exactly one caller per key within the window, whatever its process."""
+        now = now or dt.datetime.now(dt.UTC)
+        cutoff = now - self.WINDOW
+        with self.engine.begin() as db:
+            if now >= self._next_sweep:  # old keys go now and then, not on every request
+                self._next_sweep = now + dt.timedelta(seconds=30)
+                db.execute(delete(replay_table).where(replay_table.c.seen_at < cutoff))
+        try:
+            with self.engine.begin() as db:
+                db.execute(insert(replay_table).values(key=key[:200], seen_at=now))
+            return True
+        except IntegrityError:
+            pass
+        # Taken: still inside the window (a replay), or an old key not swept yet.
+        with self.engine.begin() as db:
+            renewed = db.execute(
+                update(replay_table)
+                .where(replay_table.c.key == key[:200], replay_table.c.seen_at < cutoff)
+                .values(seen_at=now)
+            ).rowcount
+        return bool(renewed)

@@ -25,10 +25,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from slack_sdk.signature import SignatureVerifier
 
 from bot.bootstrap import Bot
-from bot.http import StartResponse, json_response
+from bot.http import StartResponse, json_response, refused, signature_valid
 from bot.questions import AnswerKind, answer
 from bot.render import value_text
 from bot.services import Report
+from bot.store import Replays
 from rules.evaluate import kpi_label
 from rules.models import ProjectResult, RowProblem
 from sheets.backend import SheetError
@@ -76,8 +77,11 @@ def openapi_document() -> dict[str, Any]:
 class AddonService:
     """The WSGI app behind /addon/."""
 
-    def __init__(self, bot: Bot, wait_seconds: float | None = None) -> None:
+    def __init__(
+        self, bot: Bot, wait_seconds: float | None = None, replays: Replays | None = None
+    ) -> None:
         self.bot = bot
+        self.replays = replays  # each signed request acted on once, across processes
         secret = bot.settings.kpibot_addon_secret
         self.verifier = SignatureVerifier(secret.get_secret_value()) if secret else None
         self.sheet_id = spreadsheet_id(bot.services.backend.location)
@@ -107,6 +111,7 @@ class AddonService:
             status, answer_body = handler(body)
             return json_response(start_response, status, answer_body)
         except AddonError as error:
+            refused(environ, error.status)
             return json_response(start_response, error.status, {"error": error.message})
         except (SheetError, SchemaError) as error:
             return json_response(start_response, "422 Unprocessable Entity", {"error": str(error)})
@@ -133,8 +138,10 @@ class AddonService:
         body: bytes = environ["wsgi.input"].read(length) if length else b""
         timestamp = environ.get(TIMESTAMP_HEADER, "")
         signature = environ.get(SIGNATURE_HEADER, "")
-        if not timestamp or not signature or not self.verifier.is_valid(body, timestamp, signature):
+        if not signature_valid(self.verifier, body, timestamp, signature):
             raise AddonError("401 Unauthorized", "署名がないか、正しくないか、古すぎます。")
+        if self.replays is not None and not self.replays.first_time(f"addon-sig:{signature}"):
+            raise AddonError("409 Conflict", "同じリクエストはすでに受け付けました。")
         return body
 
     def _parse(self, body: bytes, model: type[M]) -> M:

@@ -18,6 +18,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from bot.bootstrap import Bot
 from bot.settings import SettingsError
 from bot.slack.listeners import register_all
+from bot.store import Replays
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,11 @@ def web_client(bot: Bot) -> WebClient:
     return client
 
 
-def build_slack_app(bot: Bot, client: WebClient | None = None) -> App:
+def build_slack_app(
+    bot: Bot, client: WebClient | None = None, replays: Replays | None = None
+) -> App:
+    """`replays`: event IDs remembered in the shared database, so that a retry reaching
+    another process is answered once; without it, per process."""
     client = client or web_client(bot)
     secret = bot.settings.slack_signing_secret
     if secret is None and bot.settings.slack_app_token is None:
@@ -75,7 +80,9 @@ def build_slack_app(bot: Bot, client: WebClient | None = None) -> App:
         body: dict[str, Any], req: BoltRequest, next: Callable[[], None]
     ) -> BoltResponse | None:
         event_id = body.get("event_id")
-        if isinstance(event_id, str) and not seen.first_time(event_id):
+        if isinstance(event_id, str) and not (
+            replays.first_time(f"event:{event_id}") if replays else seen.first_time(event_id)
+        ):
             retry = req.headers.get("x-slack-retry-num", ["?"])[0]
             logger.info("event %s already answered (retry %s): skipped", event_id, retry)
             return BoltResponse(status=200, body="")

@@ -92,6 +92,7 @@ def running_bot(folder: Path, threads: int = 8, sheet: Path | None = None) -> It
             slack_signing_secret=SIGNING_SECRET,
             kpibot_slack_api_url=slack.api_url,
             kpibot_admin_users=ADMIN,
+            kpibot_database_url=f"sqlite:///{folder / 'kpibot.db'}",
         )
         bot = build_bot(settings)
         with serving(http_service(bot), threads) as url:

@@ -229,3 +229,35 @@ def test_check_and_explain_read_the_sheet_as_it_is_now(service: Service) -> None
     ]
     service.api.tab(SHEET, "KPI").rows.insert(2, [])  # and inserts a row above
     assert service.post("/addon/explain", {"row": 11}).json()["project"] == "事業0001"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Kpibot-Request-Timestamp": "now", "X-Kpibot-Signature": "v0=zz"},
+        {"X-Kpibot-Request-Timestamp": "", "X-Kpibot-Signature": "v0=zz"},
+        {"X-Kpibot-Request-Timestamp": "1700000000", "X-Kpibot-Signature": "v0=\u7f72"},
+    ],
+)
+def test_malformed_signature_headers_are_401_never_500(
+    service: Service, headers: dict[str, str]
+) -> None:
+    body = json.dumps({"spreadsheetId": SHEET}).encode()
+    sent = {k: v.encode().decode("latin-1") for k, v in headers.items()}
+    response = requests.post(f"{service.url}/addon/check", data=body, headers=sent, timeout=10)
+    assert response.status_code == 401
+
+
+def test_a_replayed_signed_sync_runs_once(service: Service, tmp_path: Path) -> None:
+    from bot.store import Replays
+
+    service.addon.replays = Replays(f"sqlite:///{tmp_path / 'replays.db'}")
+    body = json.dumps({"spreadsheetId": SHEET}).encode()
+    headers = signed(body)
+    statuses = [
+        requests.post(
+            f"{service.url}/addon/sync", data=body, headers=headers, timeout=30
+        ).status_code
+        for _ in range(3)
+    ]
+    assert statuses[0] in (200, 202) and statuses[1:] == [409, 409]

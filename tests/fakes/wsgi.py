@@ -7,13 +7,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import waitress.server
+from bot.http import front_server
 
 
 @contextmanager
 def serving(app: Any, threads: int = 8) -> Iterator[str]:
     """Yields the base URL; stops the server (and its thread) on exit."""
-    server = waitress.server.create_server(app, host="127.0.0.1", port=0, threads=threads)
+    server = front_server(app, "127.0.0.1", 0, threads)  # the front `serve --http` runs
     closing = threading.Event()
 
     def run() -> None:
