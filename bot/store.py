@@ -283,16 +283,24 @@ class Replays:
     WINDOW = dt.timedelta(minutes=5)  # a signature older than this is refused anyway
 
     def __init__(self, url: str) -> None:
+        # Nothing is opened here: the settings are checked (and named) before the database
+        # is first used.
         self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
+        self._created = False
+        self._next_sweep = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+    def _create(self) -> None:
         try:
             replay_table.create(self.engine, checkfirst=True)
         except (OperationalError, ProgrammingError):
             # Another process created the table between the check and the CREATE.
             replay_table.create(self.engine, checkfirst=True)
-        self._next_sweep = dt.datetime.min.replace(tzinfo=dt.UTC)
+        self._created = True
 
     def first_time(self, key: str, now: dt.datetime | None = None) -> bool:
         """True for exactly one caller per key within the window, whatever its process."""
+        if not self._created:
+            self._create()
         now = now or dt.datetime.now(dt.UTC)
         cutoff = now - self.WINDOW
         with self.engine.begin() as db:
