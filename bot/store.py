@@ -97,7 +97,7 @@ class Ledger:
         self.engine: Engine = create_engine(url, future=True)
         try:
             metadata.create_all(self.engine)
-        except (OperationalError, ProgrammingError):
+        except (OperationalError, ProgrammingError, IntegrityError):
             # Another process created the table between the check and the CREATE.
             metadata.create_all(self.engine)
         self._add_missing_columns()
@@ -117,7 +117,7 @@ class Ledger:
                             f"ALTER TABLE {ledger_table.name} ADD COLUMN {column.name} {kind}{default}"
                         )
                     )
-            except (OperationalError, ProgrammingError):
+            except (OperationalError, ProgrammingError, IntegrityError):
                 pass  # another process added it first
 
     def claim(
@@ -292,7 +292,7 @@ class Replays:
     def _create(self) -> None:
         try:
             replay_table.create(self.engine, checkfirst=True)
-        except (OperationalError, ProgrammingError):
+        except (OperationalError, ProgrammingError, IntegrityError):
             # Another process created the table between the check and the CREATE.
             replay_table.create(self.engine, checkfirst=True)
         self._created = True
