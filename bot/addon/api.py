@@ -27,7 +27,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.bootstrap import Bot
 from bot.http import StartResponse, json_response, refused, signature_valid
 from bot.questions import AnswerKind, answer
-from bot.render import value_text
+from bot.render import judgement_details, judgement_text, value_text
 from bot.services import Report
 from bot.store import Replays
 from rules.evaluate import kpi_label
@@ -255,6 +255,9 @@ def project_body(project: ProjectResult, report: Report) -> dict[str, Any]:
         "rating": project.rating.label,
         "level": project.rating.level.value if project.rating.level else None,
         "explanation": project.rating.explanation,
+        "judgement": "\n".join(
+            filter(None, [judgement_text(project, False), *judgement_details(project, False)])
+        ),
         "kpis": [
             {
                 "label": kpi_label(r.kpi.kpi_no),

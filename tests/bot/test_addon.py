@@ -116,6 +116,7 @@ def test_explain_a_row_or_a_project(service: Service) -> None:
     assert by_row["problems"][0]["a1"] == "F10"
     by_name = service.post("/addon/explain", {"project": "事業0002"}).json()
     assert by_name["rating"] and "→" in by_name["explanation"]
+    assert by_name["judgement"] == ""  # the sheet has no 事業効果 column
     assert service.post("/addon/explain", {"row": 1}).status_code == 404
     assert service.post("/addon/explain", {}).status_code == 400
 
