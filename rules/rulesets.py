@@ -189,7 +189,8 @@ class Kokka:
     4. 効果がなかった — otherwise (no better than 事業開始前).
 
     "Better than 事業開始前": the actual beyond the baseline in the KPI's direction; for
-    増加分 the values are the change itself, so any change the right way. A KPI without a
+    増加分 the values are the change itself, so any change the right way. A KPI that met
+    its target counts too (its own level, 非常に効果的, is above that). A KPI without a
     baseline that missed its target cannot show it improved: it is not counted as better
     (山口県: 「前進・改善したとは言えない」), and the explanation says how many had no
     baseline, so a person can add them. A KPI with ○/× and no rate counts 100% or 0%.
@@ -231,8 +232,8 @@ class Kokka:
         )
         no_baseline = f"、基準値がなく改善を確認できないもの{unknown}件" if unknown else ""
         no_baseline_en = f", {unknown} without a baseline to tell" if unknown else ""
-        better_ja = f"事業開始前より改善が{total}件中{better}件{no_baseline}"
-        better_en = f"{better} of {total} better than before the project{no_baseline_en}"
+        better_ja = f"目標達成か事業開始前より改善が{total}件中{better}件{no_baseline}"
+        better_en = f"{better} of {total} met or better than before the project{no_baseline_en}"
         if better * 2 > total:
             return _rating(
                 Level.EFFECTIVE,
@@ -254,8 +255,9 @@ def _met(kpi: RatedKpi, hit_threshold: Decimal) -> bool:
 
 
 def _better(kpi: RatedKpi, hit_threshold: Decimal) -> bool:
-    """Better than 事業開始前; a KPI that met a target with no baseline counts as better."""
-    return kpi.improved if kpi.improved is not None else _met(kpi, hit_threshold)
+    """At least 効果があった on its own: better than 事業開始前, or its target met (a level
+    above; 0 → 0 of a target of 0 is met, not improved)."""
+    return bool(kpi.improved) or _met(kpi, hit_threshold)
 
 
 RULESETS: dict[str, RuleSet] = {

@@ -44,11 +44,11 @@ def test_below_mostly_the_baseline_decides() -> None:
               kpi("KPI③", "10", improved=False)]  # fmt: skip
     rating = kokka.rate(better)
     assert rating.level is Level.EFFECTIVE
-    assert "事業開始前より改善が3件中2件（過半数）" in rating.explanation
+    assert "目標達成か事業開始前より改善が3件中2件（過半数）" in rating.explanation
     worse = [kpi("KPI①", "30", improved=False), kpi("KPI②", "0", improved=True)]
     rating = kokka.rate(worse)
     assert rating.level is Level.NOT_EFFECTIVE
-    assert "事業開始前より改善が2件中1件（過半数に達せず）" in rating.explanation
+    assert "目標達成か事業開始前より改善が2件中1件（過半数に達せず）" in rating.explanation
 
 
 def test_without_a_baseline_a_missed_kpi_cannot_show_it_improved_and_says_so() -> None:
@@ -83,13 +83,13 @@ def test_the_baseline_comes_from_the_sheet_and_an_increment_is_its_own_change() 
     assert project.rating.level is Level.EFFECTIVE
     assert project.rating.explanation == (
         "4件中1件が目標を達成、達成率の平均（各100%まで）48.4%（80%未満）、"
-        "事業開始前より改善が4件中4件（過半数） → 効果があった"
+        "目標達成か事業開始前より改善が4件中4件（過半数） → 効果があった"
     )
     # 山口県 No.6's 作付増加面積: an increment of −22 ha is worse than before the project.
     rows = _rows(("", "20", "-22", "増加分"), ("", "650", "616", "増加分"))
     [project] = evaluate(rows, RULESETS["kokka"]).projects
     assert project.rating.level is Level.NOT_EFFECTIVE
-    assert "事業開始前より改善が2件中1件" in project.rating.explanation
+    assert "目標達成か事業開始前より改善が2件中1件" in project.rating.explanation
 
 
 def test_naikakufu_stays_the_default() -> None:
@@ -97,3 +97,12 @@ def test_naikakufu_stays_the_default() -> None:
 
     assert Settings.model_fields["kpibot_ruleset"].default == "naikakufu"
     assert "kokka" in RULESETS
+
+
+def test_a_met_kpi_counts_as_at_least_effective_even_without_improvement() -> None:
+    # 山口県 No.22: −0.6 (worse), two met with big rates, 0 → 0 of a target of 0 (met).
+    kpis = [kpi("KPI①", "0", met=False, improved=False), kpi("KPI②", "550", improved=True),
+            RatedKpi("KPI③", Decimal(100), True, False, False), kpi("KPI④", "479", improved=True)]  # fmt: skip
+    rating = kokka.rate(kpis)
+    assert rating.level is Level.EFFECTIVE
+    assert "目標達成か事業開始前より改善が4件中3件（過半数）" in rating.explanation
