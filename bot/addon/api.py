@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from slack_sdk.signature import SignatureVerifier
 
+from bot.addon.publish import FILES_PREFIX, Publisher, not_found
 from bot.bootstrap import Bot
 from bot.http import StartResponse, json_response, refused, signature_valid
 from bot.questions import AnswerKind, answer
@@ -51,6 +52,11 @@ class SheetRequest(BaseModel):
 
 class ResultRequest(SheetRequest):
     job_id: str = Field(alias="jobId", min_length=1, max_length=100)
+
+
+class PublishRequest(SheetRequest):
+    year: str | None = Field(None, min_length=1, max_length=20)  # 令和5年度, R5, 2023
+    draft: bool = False
 
 
 class ExplainRequest(SheetRequest):
@@ -90,6 +96,7 @@ class AddonService:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="addon-sync")
         self._jobs: dict[str, Future[dict[str, Any]]] = {}
         self._lock = threading.Lock()
+        self.publisher = Publisher(bot, secret.get_secret_value(), self._jobs) if secret else None
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -97,11 +104,20 @@ class AddonService:
         try:
             if path == "/addon/openapi.json" and method == "GET":
                 return json_response(start_response, "200 OK", openapi_document())
+            if path.startswith(FILES_PREFIX) and method == "GET":  # signed links, see publish
+                if self.publisher is None:
+                    raise AddonError(
+                        "503 Service Unavailable", "KPIBOT_ADDON_SECRET が設定されていません。"
+                    )
+                query = environ.get("QUERY_STRING", "")
+                served = self.publisher.serve_file(path, query, start_response)
+                return served if served is not None else not_found(start_response)
             routes = {
                 "/addon/check": self.check,
                 "/addon/sync": self.sync,
                 "/addon/result": self.result,
                 "/addon/explain": self.explain,
+                "/addon/publish": self.publish,
             }
             handler = routes.get(path)
             if handler is None:
@@ -196,6 +212,15 @@ class AddonService:
         if not future.done():
             return "202 Accepted", {"jobId": request.job_id, "status": "running"}
         return "200 OK", future.result() | {"jobId": request.job_id}
+
+    def publish(self, body: bytes) -> tuple[str, dict[str, Any]]:
+        request = self._parse(body, PublishRequest)
+        assert self.publisher is not None  # the body was signed, so there is a secret
+        job_id, future = self.publisher.start(request.year, request.draft)
+        try:
+            return "200 OK", future.result(timeout=self.wait_seconds) | {"jobId": job_id}
+        except TimeoutError:
+            return "202 Accepted", {"jobId": job_id, "status": "running"}
 
     def explain(self, body: bytes) -> tuple[str, dict[str, Any]]:
         request = self._parse(body, ExplainRequest)

@@ -16,6 +16,8 @@ function onOpen() {
     .addItem('今すぐ評価', 'runSync')
     .addItem('入力チェック', 'runCheck')
     .addItem('この事業の評価を説明', 'explainSelection')
+    .addSeparator()
+    .addItem('公表用の資料を作成', 'publishReport')
     .addToUi();
 }
 
@@ -39,6 +41,58 @@ function runCheck() {
 function explainSelection() {
   saveExplanation_(explainRow_());
   showSidebar_();
+}
+
+/**
+ * Menu: make the year's publication (report PDF and HTML, open data CSV and Excel) on the
+ * backend and show links to the files (signed by the backend, valid for 24 hours). While a
+ * project still has an 【エラー】 or is 評価保留 the backend refuses with the list; the
+ * person may then make a draft, every page marked 「案」.
+ */
+function publishReport() {
+  var ui = SpreadsheetApp.getUi();
+  var outcome = publishNow_(false);
+  if (outcome.status === 'refused') {
+    var shown = outcome.blockers.slice(0, 15).join('\n');
+    var more = outcome.blockers.length > 15 ? '\nほか' + (outcome.blockers.length - 15) + '件' : '';
+    var choice = ui.alert('公表用の資料を作成', outcome.error + '\n\n' + shown + more +
+      '\n\n「案」として作りますか？', ui.ButtonSet.YES_NO);
+    if (choice !== ui.Button.YES) return;
+    outcome = publishNow_(true);
+  }
+  if (outcome.status !== 'done') {
+    ui.alert('公表用の資料を作成', outcome.error || '作成できませんでした。', ui.ButtonSet.OK);
+    return;
+  }
+  var base = PropertiesService.getScriptProperties().getProperty('KPIBOT_BACKEND_URL').replace(/\/$/, '');
+  var items = outcome.files.map(function (file) {
+    return '<li><a href="' + escapeHtml_(base + file.url) + '" target="_blank" rel="noopener">' +
+      escapeHtml_(file.kind + ': ' + file.name) + '</a></li>';
+  }).join('');
+  var html = HtmlService.createHtmlOutput(
+    '<div lang="ja" style="font-family: sans-serif"><p>' + escapeHtml_(outcome.title) + '（' +
+    outcome.projects + '事業）を作成しました。リンクは24時間有効です。</p><ul>' + items + '</ul></div>'
+  ).setWidth(480).setHeight(240);
+  ui.showModalDialog(html, '公表用の資料');
+}
+
+function publishNow_(draft) {
+  var answer = call_('/addon/publish', { draft: draft });
+  var waited = 0;
+  while (answer.code === 202 && waited < POLL_LIMIT_SECONDS) {
+    Utilities.sleep(POLL_SECONDS * 1000);
+    waited += POLL_SECONDS;
+    answer = call_('/addon/result', { jobId: answer.body.jobId });
+  }
+  if (answer.code === 202) {
+    throw new Error('資料の作成がまだ終わっていません。しばらくしてからもう一度お試しください。');
+  }
+  return answer.body;
+}
+
+function escapeHtml_(text) {
+  return String(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
 // --- called by the sidebar through google.script.run -------------------------------
