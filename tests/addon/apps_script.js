@@ -4,7 +4,8 @@
 //
 // Input (stdin, JSON): { code, sidebar, spreadsheet: {id, activeRow, sheets},
 //   scriptProperties, userProperties, steps: [ {run: "onOpen"} | {menu: "今すぐ評価"} |
-//   {call: "call_", args: [...]} | {client: "runCheckForSidebar", args: [...]} ] }
+//   {call: "call_", args: [...]} | {client: "runCheckForSidebar", args: [...]} ],
+//   alertAnswers: ["YES", …] (what the person clicks in each ui.alert with buttons) }
 // Output (stdout, JSON): what each step returned or threw, the menu, every fetch with the
 // exact bytes sent and received, the sleeps, the sidebar shown, the properties after.
 //
@@ -30,7 +31,8 @@ const crypto = require('crypto');
 const { execFileSync } = require('child_process');
 
 const input = JSON.parse(fs.readFileSync(0, 'utf8'));
-const out = { steps: [], fetches: [], sleeps: [], menu: null, sidebar: null, activated: [], toasts: [] };
+const out = { steps: [], fetches: [], sleeps: [], menu: null, sidebar: null, activated: [], toasts: [], dialog: null };
+const alertAnswers = (input.alertAnswers || []).slice();
 
 function properties(store) {
   const self = {
@@ -140,13 +142,28 @@ const SpreadsheetApp = {
         return builder;
       },
       showSidebar(html) { out.sidebar = { title: html.getTitle(), file: html.file, bytes: html.getContent().length }; },
-      alert(message) { out.toasts.push(String(message)); },
+      // alert(prompt) or alert(title, prompt, buttons): the answer is the button clicked.
+      alert(title, prompt, buttons) {
+        out.toasts.push(String(prompt === undefined ? title : title + ': ' + prompt));
+        return buttons === undefined ? 'OK' : (alertAnswers.shift() || 'CLOSE');
+      },
+      ButtonSet: { OK: 'OK', OK_CANCEL: 'OK_CANCEL', YES_NO: 'YES_NO', YES_NO_CANCEL: 'YES_NO_CANCEL' },
+      Button: { OK: 'OK', CANCEL: 'CANCEL', YES: 'YES', NO: 'NO', CLOSE: 'CLOSE' },
+      showModalDialog(html, title) { out.dialog = { title: String(title), content: html.getContent() }; },
     };
   },
 };
 
 const folder = path.dirname(input.code);
 const HtmlService = {
+  createHtmlOutput(content) {
+    const output = {
+      setWidth() { return output; },
+      setHeight() { return output; },
+      getContent: () => String(content),
+    };
+    return output;
+  },
   createHtmlOutputFromFile(name) {
     const file = path.join(folder, name + '.html');
     if (!fs.existsSync(file)) throw new Error('No HTML file named ' + name + ' was found.');

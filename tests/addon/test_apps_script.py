@@ -82,6 +82,7 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
             "GOOGLE_APPLICATION_CREDENTIALS": str(sheets.write_key_file(folder)),
             "KPIBOT_ADDON_SECRET": SECRET,
             "KPIBOT_ADDON_WAIT": str(WAIT),
+            "KPIBOT_PUBLISH_DIR": str(folder / "published"),
             "KPIBOT_DATABASE_URL": f"sqlite:///{folder / 'kpibot.db'}",
             "KPIBOT_SLACK_API_URL": slack.api_url,
             "SLACK_BOT_TOKEN": BOT_TOKEN,
@@ -121,6 +122,7 @@ def run(
     secret: str = SECRET,
     row: int = 3,
     user: dict[str, str] | None = None,
+    alert_answers: list[str] | None = None,
 ) -> dict[str, Any]:
     """One Apps Script execution of `steps`; what the stand-ins saw, as JSON."""
     spec = {
@@ -132,6 +134,7 @@ def run(
         },
         "userProperties": user or {},
         "steps": steps,
+        "alertAnswers": alert_answers or [],
     }
     done = subprocess.run(
         [need_node(), str(RUNNER)],
@@ -157,6 +160,7 @@ def test_the_menus_three_actions_succeed_against_the_backend(backend: Backend) -
             ["今すぐ評価", "runSync"],
             ["入力チェック", "runCheck"],
             ["この事業の評価を説明", "explainSelection"],
+            ["公表用の資料を作成", "publishReport"],
         ],
     }
 
@@ -243,3 +247,31 @@ def test_the_sidebar_calls_every_server_function_it_names(backend: Backend) -> N
     assert "KPI!F5" in result["activated"]
     private = run(backend, [{"client": "call_", "args": ["/addon/check", {}]}])
     assert not private["steps"][0]["ok"]  # Apps Script hides functions ending in _
+
+
+def test_publish_lists_what_is_left_then_makes_a_draft_and_links_its_files(
+    backend: Backend,
+) -> None:
+    from tests.bot.test_publish import CHROMIUM, _need
+
+    # The sheet has 男:1 女:2 in row 5: refused with the list; the person says no.
+    declined = run(
+        backend, [{"run": "onOpen"}, {"menu": "公表用の資料を作成"}], alert_answers=["NO"]
+    )
+    values(declined)
+    [prompt] = declined["toasts"]
+    assert "5行目「実績値」" in prompt and "「案」として作りますか" in prompt
+    assert declined["dialog"] is None
+
+    _need(CHROMIUM, "KPIBOT_REQUIRE_BROWSER", "Chromium")
+    drafted = run(
+        backend, [{"run": "onOpen"}, {"menu": "公表用の資料を作成"}], alert_answers=["YES"]
+    )
+    values(drafted)
+    dialog = drafted["dialog"]
+    assert dialog["title"] == "公表用の資料"
+    links = [part.split('"')[0] for part in dialog["content"].split('href="')[1:]]
+    assert len(links) == 4 and all(link.startswith(backend.url + "/addon/files/") for link in links)
+    assert "（案）" in dialog["content"]
+    pdf = requests.get(links[0].replace("&amp;", "&"), timeout=30)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
