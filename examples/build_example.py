@@ -91,11 +91,11 @@ def build() -> None:
     sheet.freeze_panes = "C4"
 
     deadlines = workbook.create_sheet("期限")
-    deadlines.append(["名称", "期限", "通知", "チャンネル", "年度"])
+    deadlines.append(["名称", "期限", "通知", "チャンネル", "年度", "対象"])
     deadlines.append(["実績値の入力期限", dt.date(2026, 12, 11), "14,7,3,1", "#kpi-効果検証",
-                      "令和5年度"])  # fmt: skip
+                      "令和5年度", "実績値"])  # fmt: skip
     deadlines.append(["目標値の入力期限", dt.date(2027, 3, 19), "14,7,1", "#kpi-効果検証",
-                      "令和6年度"])  # fmt: skip
+                      "令和6年度", "目標値"])  # fmt: skip
     deadlines["B2"].number_format = deadlines["B3"].number_format = "yyyy/mm/dd"
 
     owners = workbook.create_sheet("担当")

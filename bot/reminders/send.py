@@ -126,7 +126,14 @@ def reminder_message(
     left = days_left(reminder, today)
     empty = [e for e in missing if e.missing]
     pending = [e for e in missing if not e.missing]
-    owing = f"未入力が {len(empty)}行" + (f"、集計中のままが {len(pending)}行" if pending else "")
+    owing = "、".join(
+        part
+        for part, count in (
+            (f"未入力が {len(empty)}行", empty),
+            (f"集計中のままが {len(pending)}行", pending),
+        )
+        if count
+    )
     if reminder.overdue:
         head = f"【{deadline.name}】{due}の期限を過ぎました。まだ{owing} あります。"
     elif not missing:

@@ -114,14 +114,16 @@ def run_child(
     return child.exitcode
 
 
-def test_kill_9_at_every_step_between_claim_and_confirmation_never_loses_or_doubles(
-    tmp_path: Path, slack: FakeSlackApi, database_url: str
-) -> None:
-    rng = random.Random(13)
-    killed = 0
-    for trial in range(TRIALS):
+def crash_trials(
+    folder: Path, slack: FakeSlackApi, database_url: str, trials: int, seed: int = 13
+) -> dict[str, int]:
+    """`trials` trials, each a kill -9 at one step (in turn); asserts after each that every
+    due reminder was posted exactly once. Returns what happened, for the test and bench/."""
+    rng = random.Random(seed)
+    stats = {"trials": 0, "killed": 0, "reminders": 0, "posted": 0}
+    for trial in range(trials):
         step = STEPS[trial % len(STEPS)]
-        settings = trial_settings(tmp_path, slack, database_url, trial)
+        settings = trial_settings(folder, slack, database_url, trial)
         keys = {
             f"{name}{trial}|2026-12-11|{channel}|3d"
             for name, channel in (
@@ -130,6 +132,7 @@ def test_kill_9_at_every_step_between_claim_and_confirmation_never_loses_or_doub
                 ("年次報告", "#kpi-annual"),
             )
         }
+        killed = 0
         if step in ("taken_over", "looked_up"):  # a claim left open first, then the crash
             first = rng.choice(["claimed", "posting", "in_flight", "posted"])
             killed += run_child(settings, NOW, slack, first, rng.randint(1, 3)) == -signal.SIGKILL
@@ -144,4 +147,18 @@ def test_kill_9_at_every_step_between_claim_and_confirmation_never_loses_or_doub
         assert sorted(posted) == sorted(keys), f"trial {trial}, killed at {step}"
         ledger = Ledger(database_url).entries()
         assert {ledger[key].status for key in keys} == {SENT}, f"trial {trial}"
-    assert killed >= TRIALS  # every trial did kill a process (two for the look-up steps)
+        stats["trials"] += 1
+        stats["killed"] += killed
+        stats["reminders"] += len(keys)
+        stats["posted"] += len(posted)
+        stats[f"at {step}"] = stats.get(f"at {step}", 0) + killed
+    return stats
+
+
+def test_kill_9_at_every_step_between_claim_and_confirmation_never_loses_or_doubles(
+    tmp_path: Path, slack: FakeSlackApi, database_url: str
+) -> None:
+    stats = crash_trials(tmp_path, slack, database_url, TRIALS)
+    assert stats["killed"] >= TRIALS  # every trial killed a process (two for the look-ups)
+    assert all(stats[f"at {step}"] >= TRIALS // len(STEPS) for step in STEPS), stats
+    assert stats["posted"] == stats["reminders"] == 3 * TRIALS
