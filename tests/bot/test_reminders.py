@@ -31,7 +31,7 @@ from bot.bootstrap import Bot, build_bot
 from bot.reminders import scheduler as jobs
 from bot.reminders.send import ReminderSender, reminder_client, schedule
 from bot.settings import load_settings
-from bot.store import Ledger
+from bot.store import Ledger, database_label
 from tests.conftest import REPO, write_xlsx
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlackApi
 
@@ -64,13 +64,19 @@ def sheet(
     )
 
 
-def make_bot(folder: Path, slack: FakeSlackApi, path: Path, db: str = "kpibot.db") -> Bot:
+def make_bot(
+    folder: Path,
+    slack: FakeSlackApi,
+    path: Path,
+    db: str = "kpibot.db",
+    database_url: str | None = None,  # the `database_url` fixture: SQLite or PostgreSQL
+) -> Bot:
     settings = load_settings(
         kpibot_sheet=str(path),
         slack_bot_token=BOT_TOKEN,
         slack_signing_secret="s",
         kpibot_slack_api_url=slack.api_url,
-        kpibot_database_url=f"sqlite:///{folder / db}",
+        kpibot_database_url=database_url or f"sqlite:///{folder / db}",
         kpibot_snapshot_max_age=0,
         kpibot_slack_timeout=0.5,  # a stalled Slack (the outage tests) costs half a second
     )
@@ -221,19 +227,23 @@ def due_today(folder: Path) -> Path:
     return sheet(folder, [["実績値の入力期限", due.isoformat(), "7", "#kpi", "R7"]])
 
 
-def remind_env(folder: Path, slack: FakeSlackApi, path: Path) -> dict[str, str]:
+def remind_env(
+    folder: Path, slack: FakeSlackApi, path: Path, database_url: str | None = None
+) -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("KPIBOT_", "SLACK_"))} | {
         "PYTHONPATH": str(REPO),
         "KPIBOT_SHEET": str(path),
-        "KPIBOT_DATABASE_URL": f"sqlite:///{folder / 'shared.db'}",
+        "KPIBOT_DATABASE_URL": database_url or f"sqlite:///{folder / 'shared.db'}",
         "KPIBOT_SLACK_API_URL": slack.api_url,
         "KPIBOT_REMINDER_TIME": "00:00",
         "SLACK_BOT_TOKEN": BOT_TOKEN,
     }
 
 
-def test_two_processes_on_one_database_send_once(tmp_path: Path, slack: FakeSlackApi) -> None:
-    env = remind_env(tmp_path, slack, due_today(tmp_path))
+def test_two_processes_on_one_database_send_once(
+    tmp_path: Path, slack: FakeSlackApi, database_url: str
+) -> None:
+    env = remind_env(tmp_path, slack, due_today(tmp_path), database_url)
     command = [sys.executable, "-m", "bot", "remind"]
     processes = [
         subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -244,9 +254,7 @@ def test_two_processes_on_one_database_send_once(tmp_path: Path, slack: FakeSlac
     assert len(slack.messages("chat.postMessage")) == 1
     said = [out.decode() for out, _ in outputs]
     assert len([o for o in said if o.startswith("送りました: 実績値の入力期限")]) == 1
-    assert all(
-        f"データベース: sqlite:///{tmp_path / 'shared.db'}" in e.decode() for _, e in outputs
-    )
+    assert all(f"データベース: {database_label(database_url)}" in e.decode() for _, e in outputs)
 
 
 # -- the real scheduler against a travelling clock ----------------------------------
@@ -255,8 +263,10 @@ def test_two_processes_on_one_database_send_once(tmp_path: Path, slack: FakeSlac
 class Running:
     """A `serve` process's scheduler, started and stopped like one."""
 
-    def __init__(self, folder: Path, slack: FakeSlackApi, path: Path) -> None:
-        self.bot = make_bot(folder, slack, path)
+    def __init__(
+        self, folder: Path, slack: FakeSlackApi, path: Path, database_url: str | None = None
+    ) -> None:
+        self.bot = make_bot(folder, slack, path, database_url=database_url)
         self.sender = sender_for(self.bot)
         self.scheduler = jobs.build_scheduler(self.bot)
         self.submitted = self.finished = 0
@@ -307,11 +317,11 @@ class Running:
 
 
 def test_scheduler_sends_on_time_moves_holidays_survives_restarts_and_catches_up(
-    tmp_path: Path, slack: FakeSlackApi
+    tmp_path: Path, slack: FakeSlackApi, database_url: str
 ) -> None:
     path = sheet(tmp_path, [["実績値の入力期限", "2026/11/30", "14,7,3,1", "#kpi", "R7"]])
     with time_machine.travel(moment("2026-11-10T12:00"), tick=False) as clock:
-        running = Running(tmp_path, slack, path)
+        running = Running(tmp_path, slack, path, database_url)
         clock.move_to(moment("2026-11-16T09:00"))  # 14 days before: Mon 16th
         running.settle()
         assert len(texts(slack)) == 1 and "あと14日" in texts(slack)[0]
@@ -324,13 +334,13 @@ def test_scheduler_sends_on_time_moves_holidays_survives_restarts_and_catches_up
         assert len(texts(slack)) == 2 and "あと10日" in texts(slack)[1]
 
         running.stop()  # a restart in the middle: nothing is sent twice
-        running = Running(tmp_path, slack, path)
+        running = Running(tmp_path, slack, path, database_url)
         running.settle()
         assert len(texts(slack)) == 2
 
         running.stop()  # down over the 3-days notice (Fri 27th); back on Sunday 29th
         clock.move_to(moment("2026-11-29T10:00"))
-        running = Running(tmp_path, slack, path)
+        running = Running(tmp_path, slack, path, database_url)
         running.settle()
         assert len(texts(slack)) == 3 and "あと1日" in texts(slack)[2]  # the latest, caught up
 
@@ -340,7 +350,7 @@ def test_scheduler_sends_on_time_moves_holidays_survives_restarts_and_catches_up
         running.stop()
 
         clock.move_to(moment("2026-12-05T09:00"))  # long after: never again
-        running = Running(tmp_path, slack, path)
+        running = Running(tmp_path, slack, path, database_url)
         running.settle()
         running.stop()
     assert len(texts(slack)) == 4
@@ -451,7 +461,9 @@ def settle_all(runners: list[Running | None]) -> None:
     )
 
 
-def outage_year(tmp_path: Path, slack: FakeSlackApi, seed: int = 13) -> dict[str, int]:
+def outage_year(
+    tmp_path: Path, slack: FakeSlackApi, seed: int = 13, database_url: str | None = None
+) -> dict[str, int]:
     """Two `serve` processes on one database, each crashing and restarting at random, and a
     Slack that is at times unreachable (connections refused), slow (posts, then answers after
     the client's time-out) or failing (503): every reminder is posted exactly once, before
@@ -465,7 +477,7 @@ def outage_year(tmp_path: Path, slack: FakeSlackApi, seed: int = 13) -> dict[str
     path = sheet(tmp_path, deadlines)  # type: ignore[arg-type]
     troubles: dict[str, int] = {"down": 0, "stall": 0, "503": 0}
     with time_machine.travel(moment("2026-12-20T08:00"), tick=False) as clock:
-        runners: list[Running | None] = [Running(tmp_path, slack, path), None]
+        runners: list[Running | None] = [Running(tmp_path, slack, path, database_url), None]
         first = runners[0]
         assert first is not None
         expected = {r.key: r for r in schedule(first.bot, first.bot.cache.report())}
@@ -479,7 +491,7 @@ def outage_year(tmp_path: Path, slack: FakeSlackApi, seed: int = 13) -> dict[str
                     runners[slot] = None
                     restarts += 1
                 elif running is None and rng.random() < 0.6:
-                    runners[slot] = Running(tmp_path, slack, path)
+                    runners[slot] = Running(tmp_path, slack, path, database_url)
                     settle_all(runners)  # started: it catches up before the clock moves on
             trouble = rng.random()
             if trouble < 0.2:
@@ -510,7 +522,7 @@ def outage_year(tmp_path: Path, slack: FakeSlackApi, seed: int = 13) -> dict[str
             slack.stalls, slack.failures = [], []
         for slot, running in enumerate(runners):
             if running is None:
-                runners[slot] = Running(tmp_path, slack, path)
+                runners[slot] = Running(tmp_path, slack, path, database_url)
         settle_all(runners)
         for running in runners:
             assert running is not None
@@ -540,9 +552,9 @@ def outage_year(tmp_path: Path, slack: FakeSlackApi, seed: int = 13) -> dict[str
 
 
 def test_a_simulated_year_with_two_processes_and_slack_outages_posts_each_reminder_once(
-    tmp_path: Path, slack: FakeSlackApi
+    tmp_path: Path, slack: FakeSlackApi, database_url: str
 ) -> None:
-    stats = outage_year(tmp_path, slack)
+    stats = outage_year(tmp_path, slack, database_url=database_url)
     assert stats["posted"] >= 20 and stats["down"] and stats["stall"] and stats["503"]
 
 

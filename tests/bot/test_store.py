@@ -80,3 +80,27 @@ def test_an_older_ledger_table_gets_the_new_columns(database_url: str) -> None:
     ledger = Ledger(database_url)
     assert ledger.entries()["old|key"].status == SENT
     assert ledger.claim(a_reminder(), dt.datetime(2026, 12, 4, 9, tzinfo=TOKYO), LEASE)
+
+
+def test_processes_opening_a_new_database_together_all_start(database_url: str) -> None:
+    """Several processes (here threads, which overlap more) creating the tables at once: on
+    PostgreSQL the loser of two overlapping CREATE TABLEs gets an IntegrityError from the
+    catalogue (pg_type), which must not stop kpibot from starting."""
+    import threading
+
+    barrier = threading.Barrier(8)
+    errors: list[Exception] = []
+
+    def open_ledger() -> None:
+        barrier.wait()
+        try:
+            Ledger(database_url)
+        except Exception as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=open_ledger) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
