@@ -100,8 +100,9 @@ class Bot:
         return dt.datetime.now(self.timezone).date()
 
     def ask(self, text: str) -> tuple[Answer, Report]:
-        """Answer a question from the cached snapshot (no sheet API call per question)."""
-        report = self.cache.report()
+        """Answer a question from the cached snapshot (no sheet API call per question;
+        a stale one is refreshed in the background meanwhile)."""
+        report = self.cache.latest()
         found = answer(
             text,
             report.evaluation,

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import services
 from bot.bootstrap import Bot, Services, build, build_bot, example_workbook
@@ -131,6 +134,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _ask(app, " ".join(args.question))
     except (SettingsError, SheetError, SchemaError) as error:
         print(f"エラー: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except BrokenPipeError:
+        # `kpibot ask 一覧 | head -2`: the reader has gone. Say nothing, and point stdout at
+        # /dev/null so that the interpreter's last flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except SQLAlchemyError as error:
+        print(
+            f"エラー: データベースを使えません（{str(error).splitlines()[0][:200]}）。"
+            "KPIBOT_DATABASE_URL を確認してください。",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     except OSError as error:  # a folder that cannot be written, a disk that is full, …
         print(f"エラー: ファイルを読み書きできません（{error}）。", file=sys.stderr)

@@ -184,6 +184,8 @@ class SnapshotCache:
         self._report: Report | None = None
         self._taken = 0.0
         self._lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._refreshing = False
         self.on_sync: list[Callable[[Report], None]] = []  # e.g. rescheduling reminders
 
     def report(self) -> Report:
@@ -192,6 +194,41 @@ class SnapshotCache:
                 self._keep(check(self.backend, self.ruleset, self.rounding))
             assert self._report is not None
             return self._report
+
+    def latest(self) -> Report:
+        """For questions: the last report at once, never waiting on the sheet. When it is
+        older than `max_age` a refresh starts in the background (one at a time) and this
+        answer still comes from the last one (`age()` says how old). Only when there is no
+        report yet is the sheet read here."""
+        report = self._report
+        if report is None:
+            return self.report()
+        if self.clock() - self._taken > self.max_age:
+            self._refresh_in_background()
+        return report
+
+    def age(self) -> float:
+        """Seconds since the current report was read (0 before the first read)."""
+        return self.clock() - self._taken if self._report is not None else 0.0
+
+    def _refresh_in_background(self) -> None:
+        with self._state_lock:
+            if self._refreshing:
+                return
+            self._refreshing = True
+
+        def run() -> None:
+            try:
+                with self._lock:
+                    if self.clock() - self._taken > self.max_age:  # not refreshed meanwhile
+                        self._keep(check(self.backend, self.ruleset, self.rounding))
+            except Exception as error:  # one line: questions go on from the last report
+                logger.warning("background refresh of the sheet failed: %s", error)
+            finally:
+                with self._state_lock:
+                    self._refreshing = False
+
+        threading.Thread(target=run, name="snapshot-refresh", daemon=True).start()
 
     def refresh(self) -> Report:
         """Read the sheet now: for a person who just clicked, not for every question."""
@@ -212,5 +249,5 @@ class SnapshotCache:
         return report
 
     def _keep(self, report: Report) -> None:
+        self._taken = self.clock()  # first: a reader seeing the new report sees its age
         self._report = report
-        self._taken = self.clock()

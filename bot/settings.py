@@ -77,6 +77,21 @@ class Settings(BaseSettings):
             raise ValueError("http:// か https:// で始まる URL を指定してください")
         return value if value.endswith("/") else value + "/"
 
+    @field_validator("kpibot_database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        try:
+            make_url(value).get_dialect()
+        except (ArgumentError, NoSuchModuleError, ValueError) as error:
+            raise ValueError(
+                f"データベースの URL として読めません（{str(error).splitlines()[0][:100]}）。"
+                "例: sqlite:///kpibot.db、postgresql+psycopg://user:pass@host/kpibot"
+            ) from None
+        return value
+
     @field_validator("kpibot_timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

@@ -17,16 +17,18 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import math
 import random
 import re
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 import gspread
 import requests
-from google.auth.exceptions import GoogleAuthError
+from google.auth.exceptions import GoogleAuthError, TransportError
 from google.oauth2.service_account import Credentials
 from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
@@ -49,6 +51,7 @@ from sheets.schema import (
 
 logger = logging.getLogger(__name__)
 
+GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
 SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
 GOOGLE_API_PREFIX = SPREADSHEETS_API_V4_BASE_URL.removesuffix("spreadsheets")  # …/v4/
 # Tabs kpibot reads besides the KPI tab (SPEC "Other tabs").
@@ -93,20 +96,54 @@ class RetryPolicy:
     def wait(self, attempt: int, retry_after: str | None) -> float:
         """Seconds to wait before try `attempt + 1`: what the server asked for, else
         exponential back-off with full jitter."""
-        asked = _retry_after_seconds(retry_after)
+        asked = retry_after_seconds(retry_after)
         if asked is not None:
             return asked
         return random.uniform(0, min(self.cap_seconds, self.base_seconds * 2**attempt))
 
 
-def _retry_after_seconds(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds or as an HTTP date; anything else (a word, 1e999, NaN) is as
+    if it were absent: back-off decides."""
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        when = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, when.timestamp() - time.time()) if when else None
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        return max(0.0, when.timestamp() - time.time())
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 30.0
+
+
+def network_cause(error: BaseException, url: str) -> str:
+    """What went wrong on the way to `url`, in words that point at the fix."""
+    host = urllib.parse.urlsplit(url).hostname or url
+    text = repr(error)
+    if isinstance(error, requests.exceptions.ProxyError) or "ProxyError" in text:
+        why = f"プロキシ経由で {host} に接続できません。HTTPS_PROXY の設定を確認してください"
+    elif isinstance(error, requests.exceptions.SSLError) or "SSLError" in text:
+        why = (
+            f"{host} との TLS（証明書の確認）に失敗しました。プロキシが証明書を差し替える場合は"
+            " REQUESTS_CA_BUNDLE にその証明書を指定してください"
+        )
+    elif "NameResolution" in text or "getaddrinfo" in text or "Name or service" in text:
+        why = f"{host} の名前を引けません（DNS）。ネットワークか HTTPS_PROXY を確認してください"
+    elif isinstance(error, requests.exceptions.ConnectTimeout):
+        why = (
+            f"{host} への接続がタイムアウトしました。ネットワークか HTTPS_PROXY を確認してください"
+        )
+    elif isinstance(error, requests.exceptions.ReadTimeout):
+        why = f"{host} の応答が止まりました（タイムアウト）"
+    else:
+        why = f"{host} に接続できません。ネットワークか HTTPS_PROXY を確認してください"
+    return why
 
 
 class SheetsUnavailable(Exception):
@@ -138,6 +175,10 @@ def http_client_for(api_url: str, policy: RetryPolicy) -> type[HTTPClient]:
             failed: requests.Response | None = None
             for attempt in range(policy.max_tries):
                 last = attempt == policy.max_tries - 1
+                # Connect and read time-outs within what is left of the budget: a response
+                # that stalls forever ends within KPIBOT_SHEETS_MAX_WAIT.
+                left = max(0.1, policy.max_total_seconds - (time.monotonic() - started))
+                timeout = (min(CONNECT_TIMEOUT, left), min(READ_TIMEOUT, left))
                 try:
                     response = self.session.request(
                         method=method,
@@ -147,11 +188,11 @@ def http_client_for(api_url: str, policy: RetryPolicy) -> type[HTTPClient]:
                         data=data,
                         files=files,
                         headers=headers,
-                        timeout=self.timeout,
+                        timeout=timeout,
                     )
                 except (requests.ConnectionError, requests.Timeout) as error:
-                    if last:
-                        raise SheetsUnavailable(None, str(error)) from error
+                    if last or time.monotonic() - started >= policy.max_total_seconds:
+                        raise SheetsUnavailable(None, network_cause(error, endpoint)) from error
                     retry_after = None
                 else:
                     if response.ok:
@@ -164,7 +205,9 @@ def http_client_for(api_url: str, policy: RetryPolicy) -> type[HTTPClient]:
                 if time.monotonic() - started + wait > policy.max_total_seconds:
                     if failed is not None:
                         raise APIError(failed)
-                    raise SheetsUnavailable(None, "retry time budget exhausted")
+                    raise SheetsUnavailable(
+                        None, f"{policy.max_total_seconds:g}秒以内に応答がありませんでした"
+                    )
                 logger.info("Sheets API %s %s: retrying in %.1fs", method, endpoint, wait)
                 policy.sleep(wait)
             raise AssertionError("unreachable")  # pragma: no cover
@@ -228,6 +271,7 @@ class GoogleSheetsBackend:
         )
         self.http = self.client.http_client
         self.account = getattr(credentials, "service_account_email", "")
+        self.credentials = credentials
         self._state: _ReadState | None = None
         self._reads = 0
 
@@ -509,8 +553,14 @@ class _Translate:
             ) from error
         if isinstance(error, SheetsUnavailable):
             raise SheetError(
-                f"{where}に{self.doing}。Google に接続できないか、混み合っています（{error.detail}）。"
-                "しばらくしてからもう一度実行してください。",
+                f"{where}に{self.doing}: {error.detail}。しばらくしてからもう一度実行してください。",
+                self.backend.location,
+            ) from error
+        if isinstance(error, TransportError):  # the token could not be fetched: network
+            cause = error.args[0] if error.args else error
+            token_url = getattr(self.backend.credentials, "_token_uri", GOOGLE_TOKEN_URL)
+            raise SheetError(
+                f"{where}に{self.doing}: {network_cause(cause, str(token_url))}。",
                 self.backend.location,
             ) from error
         if isinstance(error, GoogleAuthError):
@@ -518,7 +568,15 @@ class _Translate:
                 f"{where}の認証に失敗しました（{error}）。サービスアカウントの鍵を確認してください。",
                 self.backend.location,
             ) from error
-        if isinstance(error, ValueError | KeyError | TypeError | requests.RequestException):
+        if isinstance(
+            error,
+            ValueError
+            | KeyError
+            | TypeError
+            | AttributeError
+            | IndexError
+            | requests.RequestException,
+        ):
             # Malformed answers (bad JSON, missing fields) and transport faults.
             raise SheetError(
                 f"{where}に{self.doing}（予期しない応答: {error}）。", self.backend.location

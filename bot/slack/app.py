@@ -4,21 +4,30 @@ KPIBOT_SLACK_API_URL, retried events dropped, errors logged, listeners registere
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
+import urllib.parse
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App, BoltResponse
+from slack_bolt.context.respond import Respond
+from slack_bolt.context.say import Say
 from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 
 from bot.bootstrap import Bot
 from bot.settings import SettingsError
 from bot.slack.listeners import register_all
 from bot.store import Replays
+from sheets.google import retry_after_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +59,81 @@ def web_client(bot: Bot) -> WebClient:
     token = bot.settings.slack_bot_token
     if token is None:
         raise SettingsError("SLACK_BOT_TOKEN（xoxb- で始まるボットトークン）を設定してください。")
-    client = WebClient(token=token.get_secret_value(), base_url=bot.settings.kpibot_slack_api_url)
+    # A connect+read time-out per call (slack_sdk's default is 30 s), within the retries;
+    # HTTPS_PROXY is honoured by slack_sdk as by requests.
+    client = WebClient(
+        token=token.get_secret_value(),
+        base_url=bot.settings.kpibot_slack_api_url,
+        timeout=SLACK_TIMEOUT,
+    )
     # 429: wait as long as Slack's Retry-After says, then try again (three times at most).
-    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
+    client.retry_handlers.append(RetryAfterHandler(max_retry_count=3))
     return client
+
+
+class RetryAfterHandler(RateLimitErrorRetryHandler):
+    """slack_sdk's 429 handler, except that it reads Retry-After as seconds or an HTTP
+    date (slack_sdk's int() raised on a date or a word, through the answer); anything
+    unreadable waits one second."""
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        if response is None:
+            raise error or RuntimeError("no response to retry")
+        state.next_attempt_requested = True
+        value = next(
+            (v[0] for k, v in response.headers.items() if k.lower() == "retry-after" and v), None
+        )
+        seconds = retry_after_seconds(value)
+        time.sleep(min(60.0, 1.0 if seconds is None else seconds) + random.random())
+        state.increment_current_attempt()
+
+
+SLACK_TIMEOUT = 10
+_TOKEN_ERRORS = frozenset(
+    {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
+     "not_allowed_token_type"}
+)  # fmt: skip
+
+
+def check_slack(client: WebClient, api_url: str) -> None:
+    """auth.test before anything starts, so that a wrong token or an unreachable Slack is
+    one line naming the setting or the host (Bolt would raise a BoltError traceback, and
+    the CLI would call an URLError a file problem)."""
+    try:
+        client.auth_test()
+    except SlackApiError as error:
+        code = error.response.get("error", "") if error.response else ""
+        if code in _TOKEN_ERRORS:
+            raise SettingsError(
+                f"SLACK_BOT_TOKEN を Slack が受け付けません（{code}）。Slack アプリの "
+                "OAuth & Permissions にある Bot User OAuth Token（xoxb-）を設定してください。"
+            ) from None
+        raise SettingsError(f"Slack の auth.test が失敗しました（{code}）。") from None
+    except (OSError, TimeoutError) as error:  # URLError, refused, DNS, proxy, TLS
+        host = urllib.parse.urlsplit(api_url).hostname or api_url
+        reason = getattr(error, "reason", error)
+        raise SettingsError(
+            f"Slack（{host}）に接続できません（{reason}）。ネットワークと、プロキシを使う場合は"
+            " HTTPS_PROXY を確認してください（KPIBOT_SLACK_API_URL: {api_url}）。"
+        ) from None
+
+
+def describe(error: BaseException) -> str:
+    """A failure while answering, in one line."""
+    if isinstance(error, SlackApiError):
+        code = error.response.get("error", "") if error.response else ""
+        return f"Slack API {code or error.response.status_code}"
+    reason = getattr(error, "reason", None)
+    if isinstance(error, OSError) and reason is not None:
+        return f"Slack に接続できません: {reason}"
+    return f"{type(error).__name__}: {str(error)[:200]}"
 
 
 def build_slack_app(
@@ -67,6 +147,7 @@ def build_slack_app(
         raise SettingsError(
             "SLACK_SIGNING_SECRET（Slack アプリの Signing Secret）を設定してください。"
         )
+    check_slack(client, bot.settings.kpibot_slack_api_url)
     app = App(
         client=client,
         signing_secret=secret.get_secret_value() if secret else "",
@@ -91,8 +172,25 @@ def build_slack_app(
 
     app.use(drop_repeated_events)
 
-    def on_error(error: Exception, body: dict[str, Any]) -> None:
-        logger.exception("Slack listener failed for %s", body.get("type"), exc_info=error)
+    def on_error(
+        error: Exception,
+        body: dict[str, Any],
+        say: Say | None = None,
+        respond: Respond | None = None,
+    ) -> None:
+        """One log line with the cause, not fifty of traceback; then, where Slack can
+        still be reached, the asker hears that the answer did not get through."""
+        cause = describe(error)
+        logger.error("answering %s failed: %s", body.get("type") or body.get("command"), cause)
+        text = f":warning: すみません、答えを送れませんでした（{cause}）。もう一度お試しください。"
+        for send in (respond if body.get("response_url") else None, say):
+            if send is None:
+                continue
+            try:
+                send(text=text)
+                return
+            except Exception as again:  # Slack is down for this answer too: the log says it
+                logger.error("telling the asker failed too: %s", describe(again))
 
     app.error(on_error)
     register_all(app, bot)

@@ -26,8 +26,11 @@ def without_mentions(text: str) -> str:
 def reply_for(bot: Bot, text: str) -> dict[str, Any]:
     """The message (text + blocks) that answers `text`. Never raises."""
     try:
+        age = bot.cache.age()  # of the report this answer comes from (before a refresh)
         found, report = bot.ask(text)
         fallback, blocks = answer_blocks(found, report.snapshot.location, report.owners)
+        if age > bot.cache.max_age:  # answered from the last report; a refresh runs behind
+            blocks.append(section(stale_note(age, found.question.lang is Lang.EN)))
         return {"text": fallback, "blocks": blocks}
     except (SheetError, SchemaError, SettingsError) as error:
         return trouble(
@@ -40,6 +43,13 @@ def reply_for(bot: Bot, text: str) -> dict[str, Any]:
             "すみません、答えを作れませんでした。管理者がログを確認します。",
             "Sorry, something went wrong while answering. The administrators can check the log.",
         )
+
+
+def stale_note(age: float, english: bool) -> str:
+    minutes = max(1, round(age / 60))
+    if english:
+        return f":hourglass: From the sheet as read {minutes} min ago; it is being read again."
+    return f":hourglass: {minutes}分前に読んだシートの内容です（読み直しています）。"
 
 
 def trouble(text: str, japanese: str, english: str) -> dict[str, Any]:
