@@ -120,7 +120,9 @@ def test_an_unreachable_proxy_is_named(
     assert api.count() == 0  # the proxy setting was honoured: nothing reached the API directly
 
 
-@pytest.mark.parametrize("body", [b"[1, 2, 3]", b'{"sheets": [{"properties": 5}]}', b'{"sheets": [1]}', b"null"])
+@pytest.mark.parametrize(
+    "body", [b"[1, 2, 3]", b'{"sheets": [{"properties": 5}]}', b'{"sheets": [1]}', b"null"]
+)
 def test_json_of_the_wrong_shape_is_an_unexpected_answer(
     api: FakeSheetsApi, tmp_path: Path, body: bytes
 ) -> None:
