@@ -101,3 +101,14 @@ def test_what_kpibot_builds_passes_and_form_encoded_blocks_are_read_too() -> Non
     blocks = [header("宮ヶ瀬"), section("*目標* 100人"), {"type": "actions", "elements": [button("開く", "kpi_open_sheet", url="https://example.jp")]}]  # fmt: skip
     assert block_problems(blocks) == []
     assert block_problems(json.dumps(blocks)) == []
+
+
+def test_blocks_sent_with_a_file_are_held_to_the_same_checks(slack: FakeSlackApi) -> None:
+    with pytest.raises(SlackApiError) as refused:
+        client(slack).files_completeUploadExternal(
+            files=[{"id": "F0KPI", "title": "report"}],
+            channel_id="C0KPI",
+            blocks=[section("x")] * 51,
+        )
+    assert refused.value.response["error"] == "invalid_blocks"
+    assert [m for m, _ in slack.take_rejected()] == ["files.completeUploadExternal"]

@@ -40,7 +40,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from tests.fakes.local_server import LocalServer, send
-from tests.fakes.slack_contract import message_problems, view_problems
+from tests.fakes.slack_contract import block_problems, message_problems, view_problems
 
 BOT_TOKEN = "xoxb-kpibot-test"
 APP_TOKEN = "xapp-1-A0KPIBOT-1-kpibot-test"  # an app-level token: apps.connections.open only
@@ -208,6 +208,8 @@ class FakeSlackApi(LocalServer):
             return message_problems(args)
         if method in ("views.publish", "views.open", "views.update", "views.push"):
             return view_problems(args.get("view"))
+        if method == "files.completeUploadExternal" and args.get("blocks"):  # a file's message
+            return block_problems(args["blocks"])
         return []
 
     def _record(self, method: str, args: dict[str, Any]) -> None:
