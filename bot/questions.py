@@ -85,7 +85,7 @@ _GREETING = re.compile(
 )
 _DEADLINE_WORDS = ("期限", "締切", "締め切り", "〆切", "しめきり", "きげん", "deadline", "due date")
 _COMPARE_WORDS = ("前年度比", "前年比", "前年度", "前年", "昨年度", "昨年", "去年", "比べ",
-                  "くらべ", "比較", "推移", "compared", "compare", " vs ", "versus",
+                  "くらべ", "比較", "推移", "比べて", "比較して", "くらべて", "compared", "compare", " vs ", "versus",
                   "last year", "previous year", "year before")  # fmt: skip
 _STATUS_WORDS: tuple[tuple[Status, tuple[str, ...]], ...] = (
     (Status.COUNTING, ("集計中", "しゅうけいちゅう", "being counted", "still counting")),
@@ -163,7 +163,7 @@ def _has(text: str, words: Iterable[str]) -> str:
 
 
 def _strip_words(text: str, words: Iterable[str]) -> str:
-    for word in words:
+    for word in sorted(words, key=len, reverse=True):  # 比べて before 比べ
         if word.isascii():
             text = re.sub(rf"\b{re.escape(word.strip())}\w*", " ", text)
         else:
@@ -229,7 +229,9 @@ def parse_question(text: str) -> Question:
         return Question(text, intent, term, year, lang, status, kpi_no, division_words)
 
     if _has(lowered, _HELP_WORDS) or _GREETING.fullmatch(lowered):
-        return question(Intent.HELP)
+        # `@kpibot help`, as the README says to send first, is a keyword, not English:
+        # Japanese by default; "help me", "how to use" are English.
+        return question(Intent.HELP, "help" if lowered.strip(" ?？!！") == "help" else "")
     if _has(lowered, _DEADLINE_WORDS):
         return question(Intent.DEADLINES)
     if _has(lowered, _MISSING_WORDS):
@@ -601,7 +603,8 @@ def _project_answer(
     if match.candidates:
         return Answer(question, AnswerKind.AMBIGUOUS, names=match.candidates)
     if not match.projects:
-        return Answer(question, AnswerKind.NOT_FOUND, names=match.suggestions)
+        examples = () if match.suggestions else help_examples(index, question.lang)
+        return Answer(question, AnswerKind.NOT_FOUND, names=match.suggestions, examples=examples)
     years = sorted({p.fiscal_year for p in match.projects})
     wanted = question.year if question.year in years else years[-1]
     project = next(p for p in match.projects if p.fiscal_year == wanted)

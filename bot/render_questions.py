@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from bot.questions import Answer, AnswerKind, Lang, Status
+from bot.questions import Answer, AnswerKind, Intent, Lang, Question, Status
 from bot.render import clip, kpi_rows, problem_text, summary_text, year_label
 from rules.models import ProjectResult
 
@@ -154,6 +154,22 @@ def count_text(answer: Answer) -> str:
     return "\n".join(lines)
 
 
+def understood_text(question: Question) -> str:
+    """What was understood of a question that found nothing, so the person can rephrase
+    only the part that failed."""
+    en = question.lang is Lang.EN
+    parts = []
+    if question.year is not None:
+        parts.append(year_label(question.year, question.lang))
+    if question.intent is Intent.COMPARE:
+        parts.append("compared with the year before" if en else "前年との比較")
+    if question.kpi_no is not None:
+        parts.append(f"KPI {question.kpi_no}")
+    if not parts:
+        return ""
+    return ("Understood: " if en else "分かったこと: ") + "、".join(parts)
+
+
 def help_text(examples: Sequence[str], lang: Lang) -> str:
     """Help, with examples from the sheet (they are known to work on it)."""
     if lang is Lang.EN:
@@ -173,7 +189,7 @@ def help_text(examples: Sequence[str], lang: Lang) -> str:
         "  評価保留の事業は？ ／ 効果がなかった事業 ／ 達成していないKPI ／ 集計中 ／ 注意がある行",
         "  未入力                         まだ入力されていない目標値・実績値（担当課ごと）",
         "  期限                           これからの報告期限",
-        "英語でも質問できます（例: summary, pending ratings）。",
+        "英語でも質問できます（例: summary, pending ratings）。In English: “help me”.",
     ]
     return "\n".join(lines)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from pathlib import PurePath
 from typing import Any
 
 from bot.questions import Answer, AnswerKind, Lang
@@ -17,9 +18,11 @@ from bot.render import (
     value_text,
     year_label,
 )
+from bot.render_questions import understood_text
 from rules.deadlines import by_department
 from rules.evaluate import kpi_label
 from rules.models import Level, ProjectResult, RowProblem
+from sheets.google import spreadsheet_id
 
 Block = dict[str, Any]
 
@@ -28,6 +31,7 @@ MAX_SECTION = 3000
 MAX_HEADER = 150
 MAX_BUTTON = 75
 CHOOSE_ACTION = "kpi_choose_project"
+ASK_ACTION = "kpi_ask"  # a button that asks kpibot a question for the person who clicks
 
 LEVEL_EMOJI: dict[Level | None, str] = {
     Level.VERY_EFFECTIVE: ":large_green_circle:",
@@ -150,8 +154,19 @@ def project_blocks(
     return blocks
 
 
+def sheet_link(location: str) -> str:
+    """Where the sheet is, as Slack may show it: a Google Sheet's link (also for a bare
+    spreadsheet ID), and for a local workbook only its file name, never the server's path."""
+    if location.startswith(("http://", "https://")):
+        return location
+    if (sheet_id := spreadsheet_id(location)) and not PurePath(location).suffix:
+        return f"https://docs.google.com/spreadsheets/d/{sheet_id}/edit"
+    return PurePath(location.replace("\\", "/")).name
+
+
 def sheet_link_blocks(link: str, en: bool) -> list[Block]:
-    """A button that opens a Google Sheet; the path of a local workbook as a note."""
+    """A button that opens a Google Sheet; the name of a local workbook as a note."""
+    link = sheet_link(link) if link else ""
     if link.startswith(("http://", "https://")):
         label = "Open the sheet" if en else "シートを開く"
         return [{"type": "actions", "elements": [button(label, "kpi_open_sheet", url=link)]}]
@@ -169,6 +184,14 @@ def problems_text(problems: Sequence[RowProblem], en: bool) -> str:
 
 def choice_blocks(answer: Answer, en: bool) -> list[Block]:
     blocks = [section(choice_lead(answer, escape(answer.question.term), en))]
+    if understood := understood_text(answer.question):
+        blocks.append(context(escape(understood)))
+    if not answer.names and answer.examples:  # nothing close by name: questions that work
+        asked = [
+            button(example, f"{ASK_ACTION}_{i}", json.dumps({"q": example}, ensure_ascii=False))
+            for i, example in enumerate(answer.examples[:5])
+        ]
+        blocks.append({"type": "actions", "elements": asked})
     if answer.names:
         buttons = [
             button(

@@ -109,7 +109,7 @@ def test_at_least_95_percent_of_staff_questions_are_answered_right() -> None:
 def test_help_examples_are_the_sheets_own_and_each_works() -> None:
     bot = example_bot()
     names = {p.project for p in bot.cache.report().evaluation.projects}
-    for asked in ("help", "ヘルプ"):
+    for asked in ("help", "help me", "ヘルプ"):
         found, _ = bot.ask(asked)
         assert found.kind is AnswerKind.HELP and len(found.examples) >= 3
         for example in found.examples:

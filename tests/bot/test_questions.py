@@ -44,7 +44,8 @@ def evaluation() -> Evaluation:
         ("How is Miura doing?", Intent.RATING, "Miura", None, Lang.EN),
         ("一覧", Intent.SUMMARY, "", None, Lang.JA),
         ("summary", Intent.SUMMARY, "", None, Lang.EN),
-        ("help", Intent.HELP, "", None, Lang.EN),
+        ("help", Intent.HELP, "help", None, Lang.JA),  # the README's first question
+        ("help me", Intent.HELP, "", None, Lang.EN),
         ("", Intent.HELP, "", None, Lang.JA),
     ],
 )
@@ -182,7 +183,7 @@ def test_status_questions_pick_the_matching_rows() -> None:
 
 def test_help_examples_come_from_the_sheet_and_work() -> None:
     rated = evaluation()
-    for lang_question in ("help", "ヘルプ"):
+    for lang_question in ("help", "help me", "ヘルプ"):
         result = answer(lang_question, rated)
         assert result.kind is AnswerKind.HELP and result.examples
         for example in result.examples:
@@ -191,6 +192,8 @@ def test_help_examples_come_from_the_sheet_and_work() -> None:
 
 
 def test_help_is_in_the_language_of_the_question() -> None:
-    assert answer("help", evaluation()).question.lang is Lang.EN
+    assert answer("help me", evaluation()).question.lang is Lang.EN
+    assert answer("how to use", evaluation()).question.lang is Lang.EN
+    assert answer("help", evaluation()).question.lang is Lang.JA  # Japanese by default
     assert answer("ヘルプ", evaluation()).question.lang is Lang.JA
     assert answer("@kpibot", evaluation()).question.lang is Lang.JA

@@ -5,9 +5,9 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.bootstrap import Bot
-from bot.slack.listeners.actions import choose_project, send_published
+from bot.slack.listeners.actions import ask_question, choose_project, home_sync, send_published
 from bot.slack.listeners.commands import kpi_command
-from bot.slack.listeners.events import app_mention
+from bot.slack.listeners.events import app_home_opened, app_mention
 from bot.slack.listeners.messages import direct_message
 
 
@@ -17,3 +17,6 @@ def register_all(app: App, bot: Bot) -> None:
     kpi_command.register(app, bot)
     choose_project.register(app, bot)
     send_published.register(app, bot)
+    app_home_opened.register(app, bot)
+    ask_question.register(app, bot)
+    home_sync.register(app, bot)

@@ -1,0 +1,62 @@
+"""The Home tab: published when a person opens it, and again for everyone who has opened it
+after each sync, so that it always shows the latest snapshot."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.bootstrap import Bot
+from bot.services import Report
+from bot.slack.home import home_view
+
+logger = logging.getLogger(__name__)
+
+
+class HomeViewers:
+    """Who has opened the Home tab since the service started (republished after a sync)."""
+
+    def __init__(self) -> None:
+        self._users: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, user: str) -> None:
+        with self._lock:
+            self._users.add(user)
+
+    def all(self) -> list[str]:
+        with self._lock:
+            return sorted(self._users)
+
+
+def publish_home(bot: Bot, client: WebClient, user: str, report: Report | None = None) -> None:
+    view = home_view(report or bot.cache.report(), user, user in bot.admins, bot.today())
+    client.views_publish(user_id=user, view=view)
+
+
+def register(app: App, bot: Bot) -> None:
+    viewers = HomeViewers()
+
+    def app_home_opened(event: dict[str, Any], client: WebClient) -> None:
+        if event.get("tab", "home") != "home":  # the Messages tab opened: nothing to build
+            return
+        user = str(event.get("user", ""))
+        viewers.add(user)
+        publish_home(bot, client, user)
+
+    def after_sync(report: Report) -> None:
+        for user in viewers.all():
+            try:
+                publish_home(bot, app.client, user, report)
+            except SlackApiError as error:  # one person's tab must not stop the others'
+                logger.warning(
+                    "Home tab of %s not republished: %s", user, error.response.get("error")
+                )
+
+    app.event("app_home_opened")(app_home_opened)
+    bot.cache.on_sync.append(after_sync)
