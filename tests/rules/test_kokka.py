@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from rules.evaluate import evaluate
 from rules.models import Field, Level, RawRow
 from rules.rulesets import RULESETS, Kokka, RatedKpi
@@ -92,11 +94,20 @@ def test_the_baseline_comes_from_the_sheet_and_an_increment_is_its_own_change() 
     assert "目標達成か事業開始前より改善が2件中1件" in project.rating.explanation
 
 
-def test_naikakufu_stays_the_default() -> None:
-    from bot.settings import Settings
+def test_naikakufu_stays_the_default_and_the_mostly_threshold_is_a_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot.bootstrap import configured_ruleset
+    from bot.settings import Settings, SettingsError, load_settings
 
     assert Settings.model_fields["kpibot_ruleset"].default == "naikakufu"
-    assert "kokka" in RULESETS
+    monkeypatch.setenv("KPIBOT_RULESET", "kokka")
+    monkeypatch.setenv("KPIBOT_THRESHOLD_MOSTLY", "70")
+    ruleset = configured_ruleset(load_settings())
+    assert isinstance(ruleset, Kokka) and ruleset.mostly_threshold == 70
+    monkeypatch.setenv("KPIBOT_THRESHOLD_MOSTLY", "0")
+    with pytest.raises(SettingsError, match="KPIBOT_THRESHOLD_MOSTLY"):
+        load_settings()
 
 
 def test_a_met_kpi_counts_as_at_least_effective_even_without_improvement() -> None:
