@@ -175,6 +175,13 @@ class Achievement(msgspec.Struct, frozen=True, gc=False):
         return None
 
     @property
+    def chart_rate(self) -> Decimal | None:
+        """The rate to plot: the printed rate, 0 for one that moved away (NEGATIVE, as the
+        rules count it), None where no rate means anything (MARK_ONLY counts 100 or 0 in
+        the rules, but a chart would show those as rates)."""
+        return None if self.status is RateStatus.MARK_ONLY else self.rating_rate
+
+    @property
     def blocks_rating(self) -> bool:
         """A project with such a KPI cannot be rated yet (評価保留)."""
         return self.status in (RateStatus.PENDING, RateStatus.MISSING, RateStatus.INVALID)

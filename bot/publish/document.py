@@ -210,7 +210,7 @@ def _point(result: KpiResult) -> YearPoint:
         value_text(result.kpi.target),
         value_text(result.kpi.actual),
         result.achievement.display(),
-        result.achievement.rating_rate,
+        result.achievement.chart_rate,  # no 100/0 for a KPI with ○/× and no rate
     )
 
 

@@ -263,3 +263,11 @@ def test_mark_only_kpis_count_100_or_0_and_the_explanation_names_them() -> None:
     assert "KPI①は達成率なし" in project.rating.explanation
     warnings = [p for p in evaluation.problems if p.row == 5]
     assert len(warnings) == 1 and "減少目標で目標値が0" in warnings[0].message
+
+
+def test_a_mark_without_a_rate_is_never_charted_as_a_rate() -> None:
+    mark_only = achievement_rate(kpi("-338", "-2,208"))
+    assert mark_only.rating_rate == 0 and mark_only.chart_rate is None
+    away = achievement_rate(kpi("1,600千円", "△156千円", "増加分"))
+    assert away.chart_rate == 0
+    assert achievement_rate(kpi("300件", "311件")).chart_rate == Decimal("103.6")
