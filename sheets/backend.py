@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from sheets.schema import Grid, Marks, WriteSet
 
@@ -47,6 +47,16 @@ class SheetBackend(Protocol):
         """Write the owned cells. Raises ConcurrentEditError, writing nothing, when the
         workbook is no longer what `read_as` saw where it matters."""
         ...
+
+
+@runtime_checkable
+class VersionedBackend(Protocol):
+    """A backend that can tell cheaply whether the workbook is still as kpibot's last
+    write left it (the local .xlsx: its inode, time, size and content hash)."""
+
+    written_version: str
+
+    def version_now(self) -> str: ...
 
 
 def apply_writes(tabs: dict[str, Grid], changes: WriteSet) -> None:

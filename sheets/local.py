@@ -16,7 +16,7 @@ import openpyxl
 from sheets import xlsx
 from sheets.backend import ConcurrentEditError, SheetError, WorkbookSnapshot, apply_writes
 from sheets.limits import READ_ERRORS, check_csv, check_workbook
-from sheets.replace import read_versioned, replace_checked
+from sheets.replace import current_version, read_versioned, replace_checked
 from sheets.schema import (
     KPIBOT_SUFFIX_JA,
     SUMMARY_HEADER,
@@ -51,10 +51,15 @@ class XlsxBackend:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.written_version = ""  # of the file as kpibot's last write left it
 
     @property
     def location(self) -> str:
         return str(self.path)
+
+    def version_now(self) -> str:
+        """The file's version (sheets.replace), cheaply: no parse."""
+        return current_version(self.path)
 
     def read(self) -> WorkbookSnapshot:
         try:
@@ -96,7 +101,7 @@ class XlsxBackend:
                 xlsx.write_workbook(source, out, package, changes)
 
         try:
-            replace_checked(self.path, read_as.version, fill)
+            self.written_version = replace_checked(self.path, read_as.version, fill)
         except xlsx.XlsxFormatError as error:
             raise SheetError(
                 f"{self.path.name} は kpibot が安全に書き込めない形式です（{error}）。"

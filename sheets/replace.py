@@ -134,7 +134,7 @@ def _new_file(folder: Path) -> tuple[int, Path | None]:
     flag = getattr(os, "O_TMPFILE", 0)
     if flag:
         try:
-            return os.open(folder, flag | os.O_WRONLY, 0o600), None
+            return os.open(folder, flag | os.O_RDWR, 0o600), None
         except OSError as error:
             if error.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
                 raise
@@ -157,7 +157,7 @@ def _temp_name(folder: Path) -> Path:
 
 def _named_temp(folder: Path) -> tuple[int, Path | None]:
     name = _temp_name(folder)
-    return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), name
+    return os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600), name
 
 
 def _changed(path: Path, version: str) -> ConcurrentEditError:
@@ -167,11 +167,11 @@ def _changed(path: Path, version: str) -> ConcurrentEditError:
     )
 
 
-def replace_checked(path: Path, read_version: str, fill: Callable[[IO[bytes]], object]) -> None:
+def replace_checked(path: Path, read_version: str, fill: Callable[[IO[bytes]], object]) -> str:
     """Write a new version of `path` with `fill(file)` and swap it in, only if the file is
     still `read_version` at that moment; else ConcurrentEditError and the file is left as
     it is. The file's permission bits and owner carry over. A `read_version` of "" creates
-    the file, only if it still does not exist."""
+    the file, only if it still does not exist. Returns the version of the new file."""
     real = writable_target(path) if read_version else Path(os.path.realpath(path))
     folder = real.parent
     sweep_stale_temps(folder)
@@ -198,10 +198,21 @@ def replace_checked(path: Path, read_version: str, fill: Callable[[IO[bytes]], o
                 temp = _temp_name(folder)
                 _link_unnamed(fd, temp)
             _swap(temp, real, path, read_version)
+        return _version_of_fd(fd)
     finally:
         os.close(fd)
         if temp is not None:
             temp.unlink(missing_ok=True)
+
+
+def _version_of_fd(fd: int) -> str:
+    stat = os.fstat(fd)
+    digest = hashlib.blake2b(digest_size=16)
+    offset = 0
+    while chunk := os.pread(fd, 1 << 20, offset):
+        digest.update(chunk)
+        offset += len(chunk)
+    return f"{stat.st_dev}:{stat.st_ino}:{stat.st_mtime_ns}:{stat.st_size}:{digest.hexdigest()}"
 
 
 def _same_as_read(path: Path, read_version: str) -> bool:

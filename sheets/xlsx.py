@@ -198,6 +198,12 @@ def _text(fragment: str) -> str:
     """The text of a string item: its runs joined, furigana (rPh) left out."""
     if "<" not in fragment:
         return html.unescape(fragment) if "&" in fragment else fragment
+    if fragment[:4] == "<is>" and fragment[-5:] == "</is>":  # an inline string
+        fragment = fragment[4:-5]
+    if fragment[:2] == "<t" and fragment[2:3] in (">", " ") and fragment[-4:] == "</t>":
+        inner = fragment[fragment.index(">") + 1 : -4]
+        if "<" not in inner:  # the usual item: one plain run
+            return html.unescape(inner) if "&" in inner else inner
     if "rPh" in fragment:
         fragment = _PHONETIC.sub("", fragment)
     text = "".join(part or "" for part in _T.findall(fragment))
@@ -270,6 +276,39 @@ def percent_text(number: float, decimals: int) -> str:
     return f"{percent:.{max(shown, decimals)}f}%"
 
 
+# The usual cell, as Excel, LibreOffice and openpyxl write it: r, then s, then t.
+_FAST_CELL = re.compile(
+    r'<c r="([A-Z]{1,3})(\d+)"(?: s="(\d*)")?(?: t="(\w*)")?((?:\s+[\w:]+="[^"]*")*)\s*'
+    r"(?:/>|>([^<]*(?:<(?!/c>)[^<]*)*)</c>)",  # (.*?)</c>, unrolled: faster
+)
+
+
+def _cells(body: str) -> list[tuple[str, str, str, str, str, str]]:
+    """(column letters, row, s, t, other attributes, inner XML) of every cell."""
+    fast = _FAST_CELL.findall(body)
+    if len(fast) == body.count("<c ") and "<c>" not in body:
+        return fast
+    found = []  # a namespace prefix, cells without a reference: the general way
+    for attrs, inner in _CELL.findall(body):
+        values = dict(_ATTR.findall(attrs))
+        ref = _REF_CELL.match(values.get("r", ""))
+        if ref is None:
+            raise XlsxFormatError("a cell without a reference")
+        found.append(
+            (ref.group(1), ref.group(2), values.get("s", ""), values.get("t", ""), "", inner)
+        )
+    return found
+
+
+def _place(grid: Grid, row: int, col: int, value: SheetCell) -> None:
+    while len(grid) < row:
+        grid.append([])
+    line = grid[row - 1]
+    if len(line) < col:
+        line.extend([None] * (col - len(line)))
+    line[col - 1] = value
+
+
 def read_sheet(
     data: str,
     shared: list[str],
@@ -287,36 +326,33 @@ def read_sheet(
         open_end = data.index(">", start)
         if data[open_end - 1] != "/":  # not <sheetData/>
             body = data[open_end + 1 : data.find("sheetData>", open_end)]
-    for attrs, inner in _CELL.findall(body):
-        ref = kind = style = ""
-        if attrs.startswith(' r="'):  # the usual order: r, s, t
-            close = attrs.index('"', 4)
-            ref = attrs[4:close]
-            rest = attrs[close + 1 :]
-            if rest:
-                found = dict(_ATTR.findall(rest))
-                kind, style = found.get("t", ""), found.get("s", "")
-        else:
-            found = dict(_ATTR.findall(attrs))
-            ref, kind, style = found.get("r", ""), found.get("t", ""), found.get("s", "")
-        if not ref:
-            raise XlsxFormatError("a cell without a reference")
-        letters = ref.rstrip("0123456789")
+    for letters, row_text, style, kind, extra, inner in _cells(body):
+        if extra:  # attributes in an unusual order: read them one by one
+            found = dict(_ATTR.findall(extra))
+            style = style or found.get("s", "")
+            kind = kind or found.get("t", "")
         col = 0
         for char in letters:
             col = col * 26 + ord(char) - 64
-        row = int(ref[len(letters) :])
+        row = int(row_text)
+        ref = letters + row_text
         value: SheetCell
         if not inner:
             continue
-        found_value = _VALUE.search(inner)
-        text = found_value.group(1) if found_value and found_value.group(1) else None
+        if kind == "inlineStr":
+            value = _text(inner)
+            if value:
+                _place(grid, row, col, value)
+            continue
+        if inner[:3] == "<v>" and inner[-4:] == "</v>" and "<" not in inner[3:-4]:
+            text: str | None = inner[3:-4] or None  # the usual cell: just a value
+        else:
+            found_value = _VALUE.search(inner)
+            text = found_value.group(1) if found_value and found_value.group(1) else None
         if kind == "s":
             if text is None:
                 continue
             value = shared[int(text)]
-        elif kind == "inlineStr":
-            value = _text(inner)
         elif text is None:
             formula = _FORMULA.search(inner)
             if formula is None:
@@ -527,16 +563,31 @@ def _prefix_of(raw: str, root: str) -> str:
     return match.group(1) or "" if match else ""
 
 
-def _row_cells(inner: str) -> list[tuple[int, int, int, str]]:
-    """(col, start, end, style) of each cell in a row's XML."""
+_CELL_HEAD = re.compile(rf"<{_TAG}c\b([^>]*?)(/?)>")
+_STYLE = re.compile(r'\ss="(\d*)"')
+
+
+def _row_cells(inner: str, prefix: str) -> list[tuple[int, int, int, str]]:
+    """(col, start, end, attributes) of each cell in a row's XML."""
     cells = []
-    for match in _CELL.finditer(inner):
-        attrs = dict(_ATTR.findall(match.group(1)))
-        ref = _REF_CELL.match(attrs.get("r", ""))
-        if ref is None:
+    close = f"</{prefix}c>"
+    for match in _CELL_HEAD.finditer(inner):
+        attrs = match.group(1)
+        if attrs[:4] == ' r="':
+            ref = attrs[4 : attrs.index('"', 4)]
+        else:
+            ref = dict(_ATTR.findall(attrs)).get("r", "")
+        found = _REF_CELL.match(ref)
+        if found is None:
             raise XlsxFormatError("a cell without a reference")
-        cells.append((_column_number(ref.group(1)), match.start(), match.end(), attrs.get("s", "")))
+        end = match.end() if match.group(2) else inner.index(close, match.end()) + len(close)
+        cells.append((_column_number(found.group(1)), match.start(), end, attrs))
     return cells
+
+
+def _style_of(attrs: str) -> str:
+    found = _STYLE.search(attrs)
+    return found.group(1) if found else ""
 
 
 def edit_sheet(
@@ -585,7 +636,7 @@ def edit_sheet(
             else:
                 row_end = data.index(f"</{prefix}row>", match.end()) + len(f"</{prefix}row>")
                 inner = data[match.end() : row_end - len(f"</{prefix}row>")]
-            cells = _row_cells(inner)
+            cells = _row_cells(inner, prefix)
             if row == header_row:
                 header_style = _left_style(cells, min(updates[row]))
             pieces.append(data[at : match.start()])
@@ -619,7 +670,7 @@ def edit_sheet(
 
 
 def _left_style(cells: list[tuple[int, int, int, str]], col: int) -> str:
-    left = [style for c, _, _, style in cells if c < col and style]
+    left = [style for c, _, _, attrs in cells if c < col and (style := _style_of(attrs))]
     return left[-1] if left else ""
 
 
@@ -651,7 +702,9 @@ def _edited_row(
     at = 0
     todo = sorted(changes)
     index = 0
-    for col, start, end, style in cells:
+    for col, start, end, cell_attrs in cells:
+        if index >= len(todo):
+            break
         while index < len(todo) and todo[index] < col:
             new = todo[index]
             value = changes[new]
@@ -669,6 +722,7 @@ def _edited_row(
             index += 1
         if index < len(todo) and todo[index] == col:
             value = changes[col]
+            style = _style_of(cell_attrs)
             parts.append(inner[at:start])
             parts.append(
                 _cell_xml(

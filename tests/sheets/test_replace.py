@@ -177,3 +177,26 @@ def test_a_kpibot_killed_while_writing_leaves_the_file_and_no_temporary_file(
     child.wait(timeout=10)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["k.xlsx"]
+
+
+def test_an_unchanged_workbook_is_recognised_without_reading_it_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = small_book(tmp_path / "same.xlsx")
+    backend = XlsxBackend(path)
+    first = sync(backend)
+    assert first.written
+    reads = [0]
+    real_read = XlsxBackend.read
+
+    def counted(self: XlsxBackend) -> object:
+        reads[0] += 1
+        return real_read(self)
+
+    monkeypatch.setattr(XlsxBackend, "read", counted)
+    again = sync(backend)
+    assert not again.written and again.changes.empty and reads[0] == 0
+    assert again.evaluation == first.evaluation
+    # A person's save (same size, one digit changed) is noticed: read, rated, written.
+    path.write_bytes(persons_version(path.read_bytes(), 13, "save-0"))
+    assert sync(backend).written and reads[0] == 1
