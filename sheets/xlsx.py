@@ -19,6 +19,7 @@ which a person's inserted column would silently make wrong.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import html
 import re
@@ -585,6 +586,33 @@ def _row_cells(inner: str, prefix: str) -> list[tuple[int, int, int, str]]:
     return cells
 
 
+def _tail_cells(inner: str, prefix: str, first_col: int) -> list[tuple[int, int, int, str]]:
+    """The cells of a row from column `first_col` on, found from the row's end: kpibot's
+    columns are usually the last ones, so the person's cells are not even looked at."""
+    tag = f'<{prefix}c r="'
+    if inner.count(f"<{prefix}c ") != inner.count(tag) or f"<{prefix}c>" in inner:
+        return [c for c in _row_cells(inner, prefix) if c[0] >= first_col]  # unusual order
+    close = f"</{prefix}c>"
+    found: list[tuple[int, int, int, str]] = []
+    end_of_search = len(inner)
+    while (start := inner.rfind(tag, 0, end_of_search)) >= 0:
+        letters_at = start + len(tag)
+        digits_at = letters_at
+        while "A" <= inner[digits_at] <= "Z":
+            digits_at += 1
+        col = _column_number(inner[letters_at:digits_at])
+        if col < first_col:
+            break
+        head = _CELL_HEAD.match(inner, start)
+        if head is None:
+            raise XlsxFormatError("a cell that cannot be read")
+        end = head.end() if head.group(2) else inner.index(close, head.end()) + len(close)
+        found.append((col, start, end, head.group(1)))
+        end_of_search = start
+    found.reverse()
+    return found
+
+
 def _style_of(attrs: str) -> str:
     found = _STYLE.search(attrs)
     return found.group(1) if found else ""
@@ -597,8 +625,8 @@ def edit_sheet(
     percent_columns: set[int],
     header_row: int,
     new_columns: Mapping[int, float],
-) -> str:
-    """The worksheet XML with the cells in `updates` (row → col → value) replaced, every
+) -> list[str]:
+    """The worksheet XML, in pieces to be written one after another, with the cells in `updates` (row → col → value) replaced, every
     other byte as it was. New header cells take the style of the header cell on their
     left; new columns get a width."""
     prefix = _prefix_of(data, "worksheet")
@@ -636,9 +664,10 @@ def edit_sheet(
             else:
                 row_end = data.index(f"</{prefix}row>", match.end()) + len(f"</{prefix}row>")
                 inner = data[match.end() : row_end - len(f"</{prefix}row>")]
-            cells = _row_cells(inner, prefix)
+            first_col = min(updates[row])
             if row == header_row:
-                header_style = _left_style(cells, min(updates[row]))
+                header_style = _left_style(_row_cells(inner, prefix), first_col)
+            cells = _tail_cells(inner, prefix, first_col)
             pieces.append(data[at : match.start()])
             pieces.append(
                 _edited_row(
@@ -659,14 +688,14 @@ def edit_sheet(
     for missing in pending[next_update:]:
         pieces.append(_new_row(prefix, missing, updates[missing], styles, percent_columns, ""))
     pieces.append(data[body_end:])
-    text = "".join(pieces)
+    # <dimension> and <cols> come before <sheetData>: only the first piece changes.
     if updates:
         last_row = max(updates)
         last_col = max(max(cols) for cols in updates.values())
-        text = _widen_dimension(text, last_row, last_col)
+        pieces[0] = _widen_dimension(pieces[0], last_row, last_col)
     if new_columns:
-        text = _with_widths(text, prefix, new_columns)
-    return text
+        pieces[0] = _with_widths(pieces[0], prefix, new_columns)
+    return pieces
 
 
 def _left_style(cells: list[tuple[int, int, int, str]], col: int) -> str:
@@ -907,7 +936,7 @@ def write_workbook(
 ) -> None:
     """Write the workbook with kpibot's changes into `target`: every member that does not
     change is copied unchanged."""
-    members: dict[str, bytes] = {}
+    members: dict[str, bytes | list[str]] = {}
     kpi_member = dict(package.sheets).get(changes.kpi_tab)
     if kpi_member is None:
         raise XlsxFormatError(f"no worksheet for {changes.kpi_tab}")
@@ -925,7 +954,7 @@ def write_workbook(
             changes.header_row,
             widths,
         )
-        members[kpi_member] = edited.encode("utf-8")
+        members[kpi_member] = edited
         for item, col in changes.new_columns.items():
             letters = column_letters(col)
             names[COLUMN_MARKS[item]] = f"{_quote_tab(changes.kpi_tab)}!${letters}:${letters}"
@@ -958,7 +987,7 @@ def _add_sheet(
     package: Package,
     workbook_text: str,
     name: str,
-    members: dict[str, bytes],
+    members: dict[str, bytes | list[str]],
 ) -> tuple[str, str]:
     """A new worksheet part for tab `name`: its member name and the new workbook.xml.
     The workbook's rels and [Content_Types].xml are updated in `members`."""
@@ -969,7 +998,7 @@ def _add_sheet(
         number += 1
     member = f"{folder}/worksheets/sheet{number}.xml"
     rels_member = _rels_of(package.workbook)
-    rels = (members.get(rels_member) or source.read(rels_member)).decode("utf-8")
+    rels = _member(source, members, rels_member)
     ids = set(re.findall(r'\bId="([^"]*)"', rels))
     rel_number = len(ids) + 1
     while f"rId{rel_number}" in ids:
@@ -982,9 +1011,7 @@ def _add_sheet(
     )
     close = rels.rindex(f"</{rel_prefix}Relationships>")
     members[rels_member] = (rels[:close] + rel + rels[close:]).encode("utf-8")
-    types = (members.get("[Content_Types].xml") or source.read("[Content_Types].xml")).decode(
-        "utf-8"
-    )
+    types = _member(source, members, "[Content_Types].xml")
     types_prefix = _prefix_of(types, "Types")
     override = f'<{types_prefix}Override PartName="/{member}" ContentType="{WORKSHEET_TYPE}"/>'
     close = types.rindex(f"</{types_prefix}Types>")
@@ -1002,10 +1029,18 @@ def _add_sheet(
     return member, workbook_text[:close] + element + workbook_text[close:]
 
 
+def _member(source: zipfile.ZipFile, members: Mapping[str, bytes | list[str]], name: str) -> str:
+    """A small member's text as changed so far in this write, else as it is in the file."""
+    data = members.get(name)
+    if data is None:
+        return source.read(name).decode("utf-8")
+    return data.decode("utf-8") if isinstance(data, bytes) else "".join(data)
+
+
 def _copy_zip(
     source: zipfile.ZipFile,
     target: IO[bytes],
-    replaced: Mapping[str, bytes],
+    replaced: Mapping[str, bytes | list[str]],
     added: Mapping[str, bytes],
 ) -> None:
     with zipfile.ZipFile(target, "w", allowZip64=True) as out:
@@ -1017,7 +1052,17 @@ def _copy_zip(
             copy = zipfile.ZipInfo(info.filename, info.date_time)
             copy.compress_type = zipfile.ZIP_DEFLATED
             copy.external_attr = info.external_attr
-            out.writestr(copy, data, compresslevel=1 if len(data) > 1 << 20 else 6)
+            if isinstance(data, bytes):
+                out.writestr(copy, data, compresslevel=1 if len(data) > 1 << 20 else 6)
+                continue
+            # The edited worksheet, piece by piece: no second copy of a large sheet in
+            # memory. Level 1: 50,000 rows compress in a fifth of level 6's time.
+            for name in ("compress_level", "_compresslevel"):  # 3.13; 3.11 and 3.12
+                with contextlib.suppress(AttributeError):
+                    setattr(copy, name, 1)
+            with out.open(copy, "w", force_zip64=True) as writer:
+                for piece in data:
+                    writer.write(piece.encode("utf-8"))
         for name, data in added.items():
             info = zipfile.ZipInfo(name, dt.datetime.now().timetuple()[:6])
             info.compress_type = zipfile.ZIP_DEFLATED
