@@ -124,6 +124,7 @@ class _IndexCache:
     def for_report(self, report: Report) -> ProjectIndex:
         if report is not self._report or self._index is None:
             self._index = ProjectIndex(report.evaluation.projects, report.owners)
+            self._index.prepare(report.evaluation, report.table.problems)
             self._report = report
         return self._index
 

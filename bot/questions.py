@@ -14,6 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from bisect import bisect_right
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -280,64 +282,118 @@ def name_key(text: str) -> str:
 EXACT, CONTAINED, READING, READING_CONTAINED, ABBREVIATED, FUZZY, NONE = 7, 6, 5, 4, 3, 2, 0
 
 
-@dataclass(frozen=True)
+class _Column:
+    """One key per name, searchable without a Python loop over the names: the keys joined
+    into one string for substring search in C, and an index of the letters (or romaji
+    pairs) each key holds, to pick the few names worth a fuzzy comparison."""
+
+    def __init__(self, keys: list[str], gram: int) -> None:
+        self.keys = keys
+        self.gram = gram
+        self.blob = "\n".join(keys)
+        self.starts: list[int] = []
+        position = 0
+        for key in keys:
+            self.starts.append(position)
+            position += len(key) + 1
+        self.exact: dict[str, list[int]] = {}
+        self.grams: defaultdict[str, list[int]] = defaultdict(list)
+        for i, key in enumerate(keys):
+            self.exact.setdefault(key, []).append(i)
+            if gram:  # 0: whole keys and substrings only
+                for piece in dict.fromkeys(self.pieces(key)):
+                    self.grams[piece].append(i)
+
+    def pieces(self, key: str) -> list[str]:
+        return [key[i : i + self.gram] for i in range(max(1, len(key) - self.gram + 1))]
+
+    def containing(self, part: str) -> list[int]:
+        found: dict[int, None] = {}
+        start = self.blob.find(part)
+        while start >= 0:
+            index = bisect_right(self.starts, start) - 1
+            found[index] = None
+            start = self.blob.find(part, self.starts[index] + len(self.keys[index]) + 1)
+        return list(found)
+
+    def likely(self, key: str, limit: int = 300) -> list[int]:
+        """Names sharing the rarest pieces of `key` (common ones like 事業 tell nothing)."""
+        lists = sorted((self.grams[p] for p in set(self.pieces(key)) if p in self.grams), key=len)
+        chosen: dict[int, None] = {}
+        for listed in lists[:4]:
+            if len(listed) > limit:
+                break
+            chosen.update(dict.fromkeys(listed))
+        return list(chosen)[:limit]
+
+    def holding_all(self, key: str) -> set[int]:
+        """Names holding every piece of `key`, when some piece is rare enough to say."""
+        lists = sorted((self.grams.get(p, []) for p in set(self.pieces(key))), key=len)
+        if not lists or len(lists[0]) > 2000:
+            return set()
+        held = set(lists[0])
+        for listed in lists[1:]:
+            held.intersection_update(listed)
+        return held
+
+
 class _Names:
     """A list of names with their keys: letters, kana reading, loose romaji."""
 
-    names: list[str]
-    keys: list[str]
-    kana: list[str]
-    romaji: list[str]
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = list(names)
+        readings = [reading_keys(name) for name in self.names]
+        self.keys = _Column([name_key(n) for n in self.names], 1)
+        self.kana = _Column([kana for kana, _ in readings], 0)  # whole and substring only
+        self.romaji = _Column([romaji for _, romaji in readings], 2)
+        self._looked_up: dict[str, tuple[int, list[str]]] = {}
 
     @classmethod
     def of(cls, names: Iterable[str]) -> _Names:
-        listed = list(names)
-        readings = [reading_keys(name) for name in listed]
-        return cls(
-            listed,
-            [name_key(n) for n in listed],
-            [kana for kana, _ in readings],
-            [romaji for _, romaji in readings],
-        )
+        return cls(names)
+
+    def _named(self, indices: Iterable[int]) -> list[str]:
+        return [self.names[i] for i in sorted(set(indices))]
 
     def lookup(self, term: str) -> tuple[int, list[str]]:
-        """(how sure, the names that fit best); for NONE, the closest names (maybe none)."""
+        """(how sure, the names that fit best); for NONE, the closest names (maybe none).
+        Remembered: one question looks the same words up as a project, a division and in
+        its parts."""
+        if (known := self._looked_up.get(term)) is not None:
+            return known
+        found = self._lookup(term)
+        if len(self._looked_up) > 1000:
+            self._looked_up.clear()
+        self._looked_up[term] = found
+        return found
+
+    def _lookup(self, term: str) -> tuple[int, list[str]]:
         key = name_key(term)
         if not key or not self.names:
             return NONE, []
-        exact = [n for n, k in zip(self.names, self.keys, strict=True) if k == key]
-        if exact:
-            return EXACT, exact
-        contained = [n for n, k in zip(self.names, self.keys, strict=True) if key in k]
-        if contained:
-            return CONTAINED, contained
+        if exact := self.keys.exact.get(key):
+            return EXACT, self._named(exact)
+        if contained := self.keys.containing(key):
+            return CONTAINED, self._named(contained)
         kana, romaji = reading_keys(key)
         long_enough = len(romaji) >= 4 and len(kana) >= 2
-        same = [
-            n
-            for n, k, r in zip(self.names, self.kana, self.romaji, strict=True)
-            if k == kana or r == romaji
-        ]
-        if same and long_enough:
-            return READING, same
         if long_enough:
-            inside = [
-                n
-                for n, k, r in zip(self.names, self.kana, self.romaji, strict=True)
-                if kana in k or romaji in r
-            ]
+            same = self.kana.exact.get(kana, []) + self.romaji.exact.get(romaji, [])
+            if same:
+                return READING, self._named(same)
+            inside = self.kana.containing(kana) + self.romaji.containing(romaji)
             if inside:
-                return READING_CONTAINED, inside
+                return READING_CONTAINED, self._named(inside)
         bare = _PARTICLES.sub("", key)
         if _CJK.search(bare) and len(bare) >= 3:
             # Abbreviations keep the characters of the name in order: プロ人材 for
             # プロフェッショナル人材…, テレワークと移住 for テレワークによる…移住・定住….
             in_order = re.compile(".*?".join(map(re.escape, bare)))
             shortened = [
-                n for n, k in zip(self.names, self.keys, strict=True) if in_order.search(k)
+                i for i in self.keys.holding_all(bare) if in_order.search(self.keys.keys[i])
             ]
             if shortened:
-                return ABBREVIATED, shortened
+                return ABBREVIATED, self._named(shortened)
         return self._fuzzy(key, romaji)
 
     def _fuzzy(self, key: str, romaji: str) -> tuple[int, list[str]]:
@@ -345,17 +401,21 @@ class _Names:
         # A term longer than a name is not a typo of it: partial_ratio would find the name
         # inside the term (観光課 in 三浦半島の観光客消費額).
         if _CJK.search(key) and len(key) >= 2:
+            likely = self.keys.likely(key)
             for _, score, i in process.extract(
-                key, self.keys, scorer=fuzz.partial_ratio, limit=10, score_cutoff=60
-            ):
-                if len(key) <= len(self.keys[i]) + 1:
-                    scores[i] = max(scores.get(i, 0.0), score)
+                key, [self.keys.keys[i] for i in likely], scorer=fuzz.partial_ratio,
+                limit=10, score_cutoff=60,
+            ):  # fmt: skip
+                if len(key) <= len(self.keys.keys[likely[i]]) + 1:
+                    scores[likely[i]] = max(scores.get(likely[i], 0.0), score)
         if len(romaji) >= 6:  # shorter romaji is close to too much (kense ~ keisei)
+            likely = self.romaji.likely(romaji)
             for _, score, i in process.extract(
-                romaji, self.romaji, scorer=fuzz.partial_ratio, limit=10, score_cutoff=60
-            ):
-                if len(romaji) <= len(self.romaji[i]) + 1:
-                    scores[i] = max(scores.get(i, 0.0), score)
+                romaji, [self.romaji.keys[i] for i in likely], scorer=fuzz.partial_ratio,
+                limit=10, score_cutoff=60,
+            ):  # fmt: skip
+                if len(romaji) <= len(self.romaji.keys[likely[i]]) + 1:
+                    scores[likely[i]] = max(scores.get(likely[i], 0.0), score)
         ranked = sorted(scores.items(), key=lambda item: -item[1])
         if not ranked:
             return NONE, []
@@ -391,7 +451,33 @@ class ProjectIndex:
         self.projects = _Names.of(self.by_name)
         self.divisions = _Names.of(by_division)
         self._kpis: dict[str, _Names] = {}  # per project, read when first asked about
-        self._kpi_keys: list[tuple[str, str]] | None = None
+        # Every KPI name of each project's latest year, searched by letters (kpi_owners).
+        kpi_names = {
+            (name_key(r.kpi.name), name)
+            for name, listed in self.by_name.items()
+            for r in listed[-1].kpis
+        }
+        self._kpi_owner = [name for _, name in kpi_names]
+        self._kpi_names = _Column([key for key, _ in kpi_names], 0)
+        self._missing: dict[int | None, tuple[MissingEntry, ...]] = {}
+        self.statuses: dict[tuple[Status | None, int | None, str], StatusLists] = {}
+
+    def prepare(self, evaluation: Evaluation, problems: Sequence[RowProblem] = ()) -> None:
+        """Read what the status questions and 未入力 ask about, once per snapshot, so that
+        no question has to go through every KPI (about 20 ms at 30,000 KPIs)."""
+        self.missing(evaluation, None)
+        everything = (*problems, *evaluation.problems)
+        for status in Status:
+            self.statuses[(status, None, "")] = _status_lists(
+                status, evaluation.projects, everything, ""
+            )
+
+    def missing(self, evaluation: Evaluation, year: int | None) -> tuple[MissingEntry, ...]:
+        """What is still to be entered, read once per snapshot and year (30,000 KPIs take
+        40 ms: too long for every 未入力 question)."""
+        if year not in self._missing:
+            self._missing[year] = tuple(missing_entries(evaluation, year))
+        return self._missing[year]
 
     @property
     def names(self) -> list[str]:
@@ -414,13 +500,7 @@ class ProjectIndex:
         key = name_key(term)
         if len(key) < 3:
             return []
-        if self._kpi_keys is None:
-            self._kpi_keys = [
-                (name_key(r.kpi.name), name)
-                for name, projects in self.by_name.items()
-                for r in projects[-1].kpis
-            ]
-        return sorted({name for k, name in self._kpi_keys if key in k})
+        return sorted({self._kpi_owner[i] for i in self._kpi_names.containing(key)})
 
     def find_kpi(self, project: str, term: str) -> int | None:
         """The KPI number in `project` whose name fits `term` (one only), or None."""
@@ -499,13 +579,13 @@ def answer(
         return Answer(question, AnswerKind.DEADLINES, deadlines=tuple(shown), today=today)
     division = _division(index, question) if question.term else ""
     if question.intent is Intent.MISSING:
-        entries = missing_entries(evaluation, question.year)
+        entries = index.missing(evaluation, question.year)
         if division:
-            entries = [e for e in entries if e.department == division]
+            entries = tuple(e for e in entries if e.department == division)
         return Answer(question, AnswerKind.MISSING, missing=tuple(entries), division=division)
     if question.intent is Intent.STATUS and question.status is not None:
         scope = tuple(p for p in in_year if not division or p.department == division)
-        return _status_answer(question, scope, all_problems, division)
+        return _status_answer(question, scope, all_problems, division, index)
     if question.intent in (Intent.SUMMARY, Intent.COUNT):
         if question.term:
             match, _ = _find_project(index, question)
@@ -550,7 +630,7 @@ def _division_answer(
         if question.year is None or p.fiscal_year == question.year
     )
     rows = {row for p in projects for row in p.rows}
-    entries = [e for e in missing_entries(evaluation, question.year) if e.department == division]
+    entries = [e for e in index.missing(evaluation, question.year) if e.department == division]
     return Answer(
         question,
         AnswerKind.DIVISION,
@@ -561,13 +641,39 @@ def _division_answer(
     )
 
 
+StatusLists = tuple[
+    tuple[ProjectResult, ...], tuple[tuple[ProjectResult, KpiResult], ...], tuple[RowProblem, ...]
+]
+
+
 def _status_answer(
     question: Question,
     projects: Sequence[ProjectResult],
     problems: Sequence[RowProblem],
     division: str,
+    index: ProjectIndex,
 ) -> Answer:
-    status = question.status
+    # Read once per snapshot: 30,000 KPIs take longer than a question may.
+    key = (question.status, question.year, division)
+    if (lists := index.statuses.get(key)) is None:
+        lists = index.statuses[key] = _status_lists(question.status, projects, problems, division)
+    chosen, kpis, shown = lists
+    return Answer(
+        question,
+        AnswerKind.STATUS,
+        projects=chosen,
+        kpis=kpis,
+        problems=shown,
+        division=division,
+    )
+
+
+def _status_lists(
+    status: Status | None,
+    projects: Sequence[ProjectResult],
+    problems: Sequence[RowProblem],
+    division: str,
+) -> StatusLists:
     chosen: tuple[ProjectResult, ...] = ()
     kpis: tuple[tuple[ProjectResult, KpiResult], ...] = ()
     shown: tuple[RowProblem, ...] = ()
@@ -583,17 +689,12 @@ def _status_answer(
         kpis = tuple(
             (p, r) for p in projects for r in p.kpis if r.achievement.status is RateStatus.PENDING
         )
-    else:
+    elif division:
         rows = {row for p in projects for row in p.rows}
-        shown = tuple(p for p in problems if not division or p.row in rows)
-    return Answer(
-        question,
-        AnswerKind.STATUS,
-        projects=chosen,
-        kpis=kpis,
-        problems=shown,
-        division=division,
-    )
+        shown = tuple(p for p in problems if p.row in rows)
+    else:
+        shown = tuple(problems)
+    return chosen, kpis, shown
 
 
 def _project_answer(
