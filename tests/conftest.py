@@ -3,11 +3,14 @@ from __future__ import annotations
 import csv
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import openpyxl
 import pytest
 import sqlalchemy
+
+from tests.fakes.sheets_api import take_all_violations
 
 REPO = Path(__file__).resolve().parents[1]
 KANAGAWA_CSV = REPO / "examples" / "kanagawa-2023-summary.csv"
@@ -85,3 +88,22 @@ def _own_data_dir(
     """The default database lives in the per-user data directory (platformdirs): tests get
     one of their own instead of the developer's."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    take_all_violations()  # nothing left by an earlier test's background threads
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """A test fails when kpibot sent the stand-in Sheets API a request that Google's own
+    discovery document does not allow, or one over Google's size advice (issue 15), in
+    its fixtures or in itself; a test sending wrong requests on purpose takes them."""
+    result = yield
+    violations = take_all_violations()
+    if violations:
+        pytest.fail(
+            "requests Google's Sheets API would refuse:\n" + "\n".join(violations[:20]),
+            pytrace=False,
+        )
+    return result

@@ -29,12 +29,17 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from google.auth import jwt
 
+from tests.fakes.discovery import Discovery, select
 from tests.fakes.local_server import LocalServer, send
 
 CellValue = str | int | float | bool | None
 # google-auth signs every service-account assertion for Google's token endpoint, whatever
 # the key's token_uri says, and Google checks exactly that audience.
 GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
+# Google refuses request bodies over 10 MiB ("Request payload size exceeds the limit:
+# 10485760 bytes.", 400 INVALID_ARGUMENT) and advises keeping them under 2 MB.
+PAYLOAD_LIMIT = 10_485_760
+ADVISED_PAYLOAD = 2 * 1024 * 1024
 
 
 @dataclass
@@ -114,6 +119,19 @@ class Tab:
         return [[c.value for c in line] for line in self.rows]
 
 
+@dataclass(frozen=True)
+class Exchange:
+    """One request as it crossed the wire: bytes up (request target and body) and down
+    (answer body), for the size checks and bench/bench_google.py."""
+
+    kind: str
+    method: str
+    target: str
+    up: int
+    down: int
+    status: int
+
+
 @dataclass
 class Fault:
     status: int = 500
@@ -130,6 +148,7 @@ class FakeSheetsApi(LocalServer):
         self.spreadsheets: dict[str, dict[str, Tab]] = {}
         self.titles: dict[str, str] = {}
         self.requests: list[tuple[str, str]] = []  # (kind, path)
+        self.traffic: list[Exchange] = []
         self.faults: dict[str, list[Fault]] = {}
         self.hooks: dict[str, list[Callable[[], None]]] = {}
         self.lock = threading.RLock()
@@ -229,39 +248,103 @@ class FakeSheetsApi(LocalServer):
     # -- HTTP ---------------------------------------------------------------------
 
     def handle(self, request: BaseHTTPRequestHandler, method: str) -> None:
-        parsed = urllib.parse.urlsplit(request.path)
-        query = urllib.parse.parse_qs(parsed.query)
         length = int(request.headers.get("Content-Length") or 0)
         body = request.rfile.read(length) if length else b""
+        kind, status, answer, headers = self._answer(request, method, body)
+        self.traffic.append(
+            Exchange(kind, method, request.path, len(request.path) + len(body), len(answer), status)
+        )
+        send(request, status, answer, "application/json", headers)
+
+    def _answer(
+        self, request: BaseHTTPRequestHandler, method: str, body: bytes
+    ) -> tuple[str, int, bytes, dict[str, str]]:
+        parsed = urllib.parse.urlsplit(request.path)
+        query = urllib.parse.parse_qs(parsed.query, keep_blank_values=True)
         path = urllib.parse.unquote(parsed.path)
         kind, handler = self._route(method, path)
         self.requests.append((kind, path))
+        if kind != "token":
+            refused = self._refused(method, parsed.path, query, body)
+            if refused is not None:
+                return kind, *refused
         for fault in self._take(self.faults, kind):
             if fault.delay:
                 time.sleep(fault.delay)
             if fault.status == 200 and fault.body is not None:
-                return send(request, 200, fault.body, "application/json")
+                return kind, 200, fault.body, {}
             if fault.status != 200:
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
                 error = {
                     "error": {"code": fault.status, "message": "injected", "status": "UNAVAILABLE"}
                 }
-                return send(
-                    request, fault.status, json.dumps(error).encode(), "application/json", headers
-                )
+                return kind, fault.status, json.dumps(error).encode(), headers
         for hook in self._take(self.hooks, kind):
             hook()
         if kind != "token" and not self._authorised(request):
             error = {
                 "error": {"code": 401, "message": "Request had invalid authentication credentials."}
             }
-            return send(request, 401, json.dumps(error).encode(), "application/json")
+            return kind, 401, json.dumps(error).encode(), {}
         try:
             with self.lock:
                 status, answer = handler(path, query, body)
         except ApiError as error:
             status, answer = error.status, {"error": {"code": error.status, "message": str(error)}}
-        send(request, status, json.dumps(answer, ensure_ascii=False).encode(), "application/json")
+        if status == 200 and query.get("fields"):
+            answer = select(answer, query["fields"][0])
+        # Google indents its answers unless asked not to (prettyPrint, default true).
+        pretty = query.get("prettyPrint", ["true"])[0] != "false"
+        text = json.dumps(
+            answer,
+            ensure_ascii=False,
+            indent=2 if pretty else None,
+            separators=None if pretty else (",", ":"),
+        )
+        return kind, status, text.encode(), {}
+
+    def _refused(
+        self, method: str, raw_path: str, query: dict[str, list[str]], body: bytes
+    ) -> tuple[int, bytes, dict[str, str]] | None:
+        """What Google's front end refuses before any handler runs: a body over its size
+        limit, a method or path the discovery document does not have, and a parameter or
+        body the document does not allow. Each is recorded as a violation (the test that
+        sent it fails); a body over the advised 2 MB is recorded but still answered."""
+        problems: list[str] = []
+        status = 400
+        if len(body) > PAYLOAD_LIMIT:
+            problems.append(f"Request payload size exceeds the limit: {PAYLOAD_LIMIT} bytes.")
+        else:
+            checked = Discovery.sheets_v4().check(method, raw_path, query, body)
+            problems += checked.problems
+            status = checked.status
+            if len(body) > ADVISED_PAYLOAD:
+                self._violate(method, raw_path, f"body of {len(body):,} bytes, over 2 MB")
+        for problem in problems:
+            self._violate(method, raw_path, problem)
+        if not problems:
+            return None
+        reason = "NOT_FOUND" if status == 404 else "INVALID_ARGUMENT"
+        error = {"error": {"code": status, "message": "\n".join(problems), "status": reason}}
+        return status, json.dumps(error, ensure_ascii=False).encode(), {}
+
+    def _violate(self, method: str, path: str, problem: str) -> None:
+        with _VIOLATIONS_LOCK:
+            _VIOLATIONS.append(Violation(self, method, urllib.parse.unquote(path), problem))
+
+    @property
+    def violations(self) -> list[Violation]:
+        """Requests the real API would refuse (or advise against), not yet taken."""
+        with _VIOLATIONS_LOCK:
+            return [v for v in _VIOLATIONS if v.server is self]
+
+    def take_violations(self) -> list[str]:
+        """The violations this server recorded, as text; a test that sends wrong requests
+        on purpose takes them, so that they do not fail it."""
+        with _VIOLATIONS_LOCK:
+            mine = [v for v in _VIOLATIONS if v.server is self]
+            _VIOLATIONS[:] = [v for v in _VIOLATIONS if v.server is not self]
+        return [str(v) for v in mine]
 
     @staticmethod
     def _take(pending: dict[str, list[Any]], kind: str) -> list[Any]:
@@ -323,8 +406,16 @@ class FakeSheetsApi(LocalServer):
 
     def _get(self, path: str, query: dict[str, list[str]], body: bytes) -> tuple[int, Any]:
         spreadsheet_id, book = self._book(path)
-        with_data = query.get("includeGridData", ["false"])[0] == "true"
-        wanted = {self._parse_range(book, r)[0].title for r in query.get("ranges", [])}
+        # "includeGridData … is ignored if a field mask was set in the request": then the
+        # mask says whether grid data comes back.
+        if "fields" in query:
+            with_data = bool(_SELECTS_DATA.search(query["fields"][0]))
+        else:
+            with_data = query.get("includeGridData", ["false"])[0] == "true"
+        wanted: dict[str, list[tuple[int, int, int | None, int | None]]] = {}
+        for a1 in query.get("ranges", []):
+            tab, bounds = self._parse_range(book, a1)
+            wanted.setdefault(tab.title, []).append(bounds)
         sheets = []
         for index, tab in enumerate(book.values()):
             entry: dict[str, Any] = {
@@ -339,26 +430,9 @@ class FakeSheetsApi(LocalServer):
             if tab.metadata:
                 entry["developerMetadata"] = [self._located(tab, m) for m in tab.metadata]
             if with_data and (not wanted or tab.title in wanted):
-                row_data = [
-                    {"values": [({"note": c.note} if c.note else {}) for c in line]}
-                    for line in tab.rows
-                ]
-                columns = [
-                    {"pixelSize": 100}
-                    | (
-                        {"developerMetadata": [self._located(tab, m) for m in entries]}
-                        if (entries := tab.column_metadata.get(c))
-                        else {}
-                    )
-                    for c in range(tab.column_count)
-                ]
                 entry["data"] = [
-                    {
-                        "startRow": 0,
-                        "startColumn": 0,
-                        "rowData": row_data,
-                        "columnMetadata": columns,
-                    }
+                    _grid_data(tab, bounds) | {"columnMetadata": self._column_metadata(tab, bounds)}
+                    for bounds in wanted.get(tab.title, [(0, 0, None, None)])
                 ]
             sheets.append(entry)
         return 200, {
@@ -371,6 +445,20 @@ class FakeSheetsApi(LocalServer):
             "sheets": sheets,
             "spreadsheetUrl": f"https://docs.google.com/spreadsheets/d/{spreadsheet_id}/edit",
         }
+
+    def _column_metadata(
+        self, tab: Tab, bounds: tuple[int, int, int | None, int | None]
+    ) -> list[dict[str, Any]]:
+        """The columns of a range, each with its developer metadata when it has some."""
+        return [
+            {"pixelSize": 100}
+            | (
+                {"developerMetadata": [self._located(tab, m) for m in entries]}
+                if (entries := tab.column_metadata.get(c))
+                else {}
+            )
+            for c in range(bounds[1], bounds[3] if bounds[3] is not None else tab.column_count)
+        ]
 
     def _values_batch_get(
         self, path: str, query: dict[str, list[str]], body: bytes
@@ -637,10 +725,51 @@ class FakeSheetsApi(LocalServer):
         return count
 
 
+@dataclass(frozen=True)
+class Violation:
+    server: FakeSheetsApi
+    method: str
+    path: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}: {self.problem}"
+
+
+# Every server's violations, so that tests/conftest.py can fail the test that caused one
+# whichever fixture or helper made the server.
+_VIOLATIONS: list[Violation] = []
+_VIOLATIONS_LOCK = threading.Lock()
+
+
+def take_all_violations() -> list[str]:
+    with _VIOLATIONS_LOCK:
+        taken = [str(v) for v in _VIOLATIONS]
+        _VIOLATIONS.clear()
+    return taken
+
+
 class ApiError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+_SELECTS_DATA = re.compile(r"(?:^|[,(./])data(?:[,(./)]|$)")
+
+
+def _grid_data(tab: Tab, bounds: tuple[int, int, int | None, int | None]) -> dict[str, Any]:
+    """One range of a tab as GridData: each cell's note, or {} (the fields a sheet reader
+    asks kpibot's stand-in for; values come from the values API)."""
+    r1, c1, r2, c2 = bounds
+    rows = []
+    for line in tab.rows[r1 : r2 if r2 is not None else len(tab.rows)]:
+        cells = [
+            {"note": c.note} if c.note else {}
+            for c in line[c1 : c2 if c2 is not None else len(line)]
+        ]
+        rows.append({"values": cells} if cells else {})
+    return {"startRow": r1, "startColumn": c1, "rowData": rows}
 
 
 def _a1(ref: str) -> tuple[int | None, int | None]:
