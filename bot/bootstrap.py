@@ -135,4 +135,6 @@ def build_bot(settings: Settings, sheet: str | None = None) -> Bot:
         services.backend, services.ruleset, services.rounding, settings.kpibot_snapshot_max_age
     )
     admins = frozenset(u.strip() for u in settings.kpibot_admin_users.split(",") if u.strip())
-    return Bot(services, cache, admins, ZoneInfo(settings.kpibot_timezone), _IndexCache())
+    index = _IndexCache()
+    cache.on_sync.append(index.for_report)  # read the new snapshot's names now, not at a question
+    return Bot(services, cache, admins, ZoneInfo(settings.kpibot_timezone), index)
