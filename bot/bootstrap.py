@@ -121,6 +121,9 @@ class _IndexCache:
         self._report: Report | None = None
         self._index: ProjectIndex | None = None
 
+    def prepare(self, report: Report) -> None:
+        self.for_report(report)
+
     def for_report(self, report: Report) -> ProjectIndex:
         if report is not self._report or self._index is None:
             self._index = ProjectIndex(report.evaluation.projects, report.owners)
@@ -136,5 +139,5 @@ def build_bot(settings: Settings, sheet: str | None = None) -> Bot:
     )
     admins = frozenset(u.strip() for u in settings.kpibot_admin_users.split(",") if u.strip())
     index = _IndexCache()
-    cache.on_sync.append(index.for_report)  # read the new snapshot's names now, not at a question
+    cache.on_sync.append(index.prepare)  # read the new snapshot's names now, not at a question
     return Bot(services, cache, admins, ZoneInfo(settings.kpibot_timezone), index)
