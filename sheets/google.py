@@ -329,7 +329,8 @@ class GoogleSheetsBackend:
                 )
                 for s in sheets
             },
-            summary_rows=len(tabs.get(SUMMARY_TAB, [])),
+            # Rows of kpibot's own summary tab now: a shorter summary clears the rest.
+            summary_rows=len(tabs.get(marks.summary_tab, [])) if marks.summary_tab else 0,
         )
         return WorkbookSnapshot(
             meta.get("properties", {}).get("title", self.id),
@@ -587,7 +588,7 @@ def _tab_size(name: str, grid: Grid, state: _ReadState) -> tuple[int, int]:
     """Columns and rows an owned tab's write covers: as wide as its widest row, and as
     long as what is there now, so that rows no longer used are cleared."""
     width = max((len(r) for r in grid), default=1)
-    height = max(len(grid), state.summary_rows if name == SUMMARY_TAB else 0)
+    height = max(len(grid), state.summary_rows)  # the summary is the only tab written
     return width, height
 
 

@@ -155,3 +155,17 @@ def test_a_column_changed_between_read_and_write_gets_no_value_of_another(
     spare = [i for i, name in enumerate(header) if name == "予備"]
     assert all([line[i] for line in shown[1:]] == ["x", "y"] for i in spare)
     assert not sync(settings).written
+
+
+def test_kpibots_summary_beside_a_persons_tab_is_cleared_when_it_gets_shorter(
+    api: FakeSheetsApi, settings: Settings
+) -> None:
+    office_sheet(api)
+    sync(settings)
+    assert len(api.shown(SHEET, "評価（kpibot）")) == 3  # header and two projects
+    kpi = api.tab(SHEET, "KPI")
+    for col in range(5):  # 事業B stops being a KPI row
+        kpi.cell(3, col).value = None
+    assert sync(settings).written
+    assert len(api.shown(SHEET, "評価（kpibot）")) == 2
+    assert api.shown(SHEET, "評価") == [["担当課が書いた評価のタブ"]]
