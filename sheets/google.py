@@ -287,7 +287,7 @@ class GoogleSheetsBackend:
                 params={
                     "includeGridData": "true",
                     "fields": "properties.title,sheets(properties(sheetId,title,index,"
-                    "gridProperties(rowCount,columnCount)),data.rowData.values.note,"
+                    "gridProperties(rowCount,columnCount)),data.rowData.values.note,merges,"
                     f"developerMetadata({_METADATA_FIELDS}),"
                     f"data.startColumn,data.columnMetadata.developerMetadata({_METADATA_FIELDS}))",
                 },
@@ -339,6 +339,15 @@ class GoogleSheetsBackend:
             version,
             _notes(kpi_sheet),
             marks=marks,
+            merged=tuple(
+                (
+                    m.get("startRowIndex", 0) + 1,
+                    m.get("startColumnIndex", 0) + 1,
+                    m.get("endRowIndex", 0),
+                    m.get("endColumnIndex", 0),
+                )
+                for m in kpi_sheet.get("merges", [])
+            ),
         )
 
     # -- writing ----------------------------------------------------------------

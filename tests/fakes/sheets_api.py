@@ -83,6 +83,7 @@ class Tab:
     # with its column when columns are inserted or deleted, as in Google Sheets.
     metadata: list[dict[str, Any]] = field(default_factory=list)
     column_metadata: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    merges: list[dict[str, int]] = field(default_factory=list)  # GridRanges, 0-based
 
     def insert_columns(self, at: int, count: int = 1) -> None:
         """A person inserts `count` columns before 0-based column `at`."""
@@ -429,6 +430,8 @@ class FakeSheetsApi(LocalServer):
             }
             if tab.metadata:
                 entry["developerMetadata"] = [self._located(tab, m) for m in tab.metadata]
+            if tab.merges:
+                entry["merges"] = [{"sheetId": tab.sheet_id, **m} for m in tab.merges]
             if with_data and (not wanted or tab.title in wanted):
                 entry["data"] = [
                     _grid_data(tab, bounds) | {"columnMetadata": self._column_metadata(tab, bounds)}

@@ -169,3 +169,25 @@ def test_kpibots_summary_beside_a_persons_tab_is_cleared_when_it_gets_shorter(
     assert sync(settings).written
     assert len(api.shown(SHEET, "評価（kpibot）")) == 2
     assert api.shown(SHEET, "評価") == [["担当課が書いた評価のタブ"]]
+
+
+def test_a_merged_rating_range_is_written_once_at_its_top_left(
+    api: FakeSheetsApi, settings: Settings
+) -> None:
+    api.create(
+        SHEET,
+        {"KPI": [["年度", "事業名", "KPI名", "目標値", "実績値"],
+                 ["R5", "事業A", "参加者数", "100人", "120人"],
+                 [None, None, "満足度", "100人", "110人"]]},
+    )  # fmt: skip
+    sync(settings)  # 評価 is column H (index 7)
+    kpi = api.tab(SHEET, "KPI")
+    kpi.merges.append({"startRowIndex": 1, "endRowIndex": 3, "startColumnIndex": 7,
+                       "endColumnIndex": 8})  # fmt: skip
+    kpi.cell(2, 7).value = None  # what a merge leaves in the covered cell
+    kpi.cell(1, 4).value = "50人"  # the rating changes
+    report = sync(settings)
+    assert report.written
+    assert {(u.row, u.col) for u in report.changes.cells if u.col == 8} == {(2, 8)}
+    assert kpi.cell(2, 7).value is None
+    assert not sync(settings).written
