@@ -301,15 +301,6 @@ def _cells(body: str) -> list[tuple[str, str, str, str, str, str]]:
     return found
 
 
-def _place(grid: Grid, row: int, col: int, value: SheetCell) -> None:
-    while len(grid) < row:
-        grid.append([])
-    line = grid[row - 1]
-    if len(line) < col:
-        line.extend([None] * (col - len(line)))
-    line[col - 1] = value
-
-
 def read_sheet(
     data: str,
     shared: list[str],
@@ -342,44 +333,42 @@ def read_sheet(
             continue
         if kind == "inlineStr":
             value = _text(inner)
-            if value:
-                _place(grid, row, col, value)
-            continue
-        if inner[:3] == "<v>" and inner[-4:] == "</v>" and "<" not in inner[3:-4]:
-            text: str | None = inner[3:-4] or None  # the usual cell: just a value
         else:
-            found_value = _VALUE.search(inner)
-            text = found_value.group(1) if found_value and found_value.group(1) else None
-        if kind == "s":
-            if text is None:
-                continue
-            value = shared[int(text)]
-        elif text is None:
-            formula = _FORMULA.search(inner)
-            if formula is None:
-                continue
-            value = "=" + html.unescape(formula.group(1) or "")
-        elif kind in ("str", "e"):
-            value = html.unescape(text) if "&" in text else text
-        elif kind == "b":
-            value = "TRUE" if text.strip() in ("1", "true") else "FALSE"
-        elif kind == "d":
-            value = dt.datetime.fromisoformat(text)
-            if value.time() == dt.time():
-                value = value.date()
-        else:
-            number: int | float = int(text) if _INT.match(text) else float(text)
-            if number != number or number in (_INFINITY, -_INFINITY):
-                # No spreadsheet program writes these; openpyxl refuses them too.
-                raise ValueError(f"セル {ref} の数値 {text[:20]} は数値として読めません")
-            index = int(style) if style else 0
-            if index in percent:
-                value = percent_text(number, percent[index])
-            elif index in dates:
-                moment = from_excel(number, epoch)
-                value = moment.date() if moment.time() == dt.time() else moment
+            if inner[:3] == "<v>" and inner[-4:] == "</v>" and "<" not in inner[3:-4]:
+                text: str | None = inner[3:-4] or None  # the usual cell: just a value
             else:
-                value = number
+                found_value = _VALUE.search(inner)
+                text = found_value.group(1) if found_value and found_value.group(1) else None
+            if kind == "s":
+                if text is None:
+                    continue
+                value = shared[int(text)]
+            elif text is None:
+                formula = _FORMULA.search(inner)
+                if formula is None:
+                    continue
+                value = "=" + html.unescape(formula.group(1) or "")
+            elif kind in ("str", "e"):
+                value = html.unescape(text) if "&" in text else text
+            elif kind == "b":
+                value = "TRUE" if text.strip() in ("1", "true") else "FALSE"
+            elif kind == "d":
+                value = dt.datetime.fromisoformat(text)
+                if value.time() == dt.time():
+                    value = value.date()
+            else:
+                number: int | float = int(text) if _INT.match(text) else float(text)
+                if number != number or number in (_INFINITY, -_INFINITY):
+                    # No spreadsheet program writes these; openpyxl refuses them too.
+                    raise ValueError(f"セル {ref} の数値 {text[:20]} は数値として読めません")
+                index = int(style) if style else 0
+                if index in percent:
+                    value = percent_text(number, percent[index])
+                elif index in dates:
+                    moment = from_excel(number, epoch)
+                    value = moment.date() if moment.time() == dt.time() else moment
+                else:
+                    value = number
         if value == "":
             continue
         while len(grid) < row:

@@ -147,3 +147,29 @@ def test_kpibots_marks_survive_libreoffice_saving_the_file(
     assert not sync(XlsxBackend(resaved)).written
     with zipfile.ZipFile(resaved) as archive:
         assert "_kpibot_rate" in archive.read("xl/workbook.xml").decode()
+
+
+def _trimmed(grid: list[list[object]]) -> list[list[object]]:
+    rows = []
+    for line in grid:
+        line = list(line)
+        while line and line[-1] in (None, ""):
+            line.pop()
+        rows.append(line)
+    while rows and not rows[-1]:
+        rows.pop()
+    return rows
+
+
+def test_the_fast_reader_sees_what_openpyxl_sees(libreoffice_book: Path, tmp_path: Path) -> None:
+    """kpibot reads cells with its own parser (sheets.xlsx); openpyxl reads the same values."""
+    path = tmp_path / "book.xlsx"
+    shutil.copy(libreoffice_book, path)
+    for _ in range(2):  # as LibreOffice saved it, then as kpibot wrote it
+        backend = XlsxBackend(path)
+        fast = backend.read().tabs
+        slow = backend._load_openpyxl(path.read_bytes())
+        assert set(fast) == set(slow)
+        for tab in fast:
+            assert _trimmed(fast[tab]) == _trimmed(slow[tab]), tab  # type: ignore[arg-type]
+        sync(backend)
