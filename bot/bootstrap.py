@@ -4,6 +4,7 @@ decides which backend, rule set and rounding a run uses."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -115,21 +116,23 @@ class Bot:
 
 
 class _IndexCache:
-    """The project index of the latest report: built once per snapshot, not per question."""
+    """The project index of the latest report: built once per snapshot, not per question.
+    Questions arrive on several threads and a sync on another: one builds, the rest wait."""
 
     def __init__(self) -> None:
-        self._report: Report | None = None
-        self._index: ProjectIndex | None = None
+        self._built: tuple[Report, ProjectIndex] | None = None
+        self._lock = threading.Lock()
 
     def prepare(self, report: Report) -> None:
         self.for_report(report)
 
     def for_report(self, report: Report) -> ProjectIndex:
-        if report is not self._report or self._index is None:
-            self._index = ProjectIndex(report.evaluation.projects, report.owners)
-            self._index.prepare(report.evaluation, report.table.problems)
-            self._report = report
-        return self._index
+        with self._lock:
+            if self._built is None or self._built[0] is not report:
+                index = ProjectIndex(report.evaluation.projects, report.owners)
+                index.prepare(report.evaluation, report.table.problems)
+                self._built = (report, index)
+            return self._built[1]
 
 
 def build_bot(settings: Settings, sheet: str | None = None) -> Bot:
