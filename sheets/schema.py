@@ -107,8 +107,12 @@ def header_key(cell: SheetCell) -> str:
     """How a header is compared: width, case, spaces and a trailing (note) do not matter."""
     if cell is None:
         return ""
-    text = _SPACE.sub("", unicodedata.normalize("NFKC", str(cell))).lower().lstrip("※")
-    return _TRAILING_NOTE.sub("", text)
+    # A leading circled number is the report's column numbering (⑥ 事業効果 in 山口県's table)
+    text = _SPACE.sub("", unicodedata.normalize("NFKC", str(cell).lstrip(_CIRCLED)))
+    return _TRAILING_NOTE.sub("", text.lower().lstrip("※"))
+
+
+_CIRCLED = "".join(chr(code) for code in range(0x2460, 0x2474)) + " \u3000"  # ①–⑳ and spaces
 
 
 def exact_header(cell: SheetCell) -> str:

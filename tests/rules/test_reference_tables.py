@@ -61,7 +61,7 @@ def _evaluate(name: str, ruleset: str) -> tuple[Grid, Evaluation]:
 def _published(grid: Grid, column: str) -> dict[str, str]:
     """Project → the cell of `column` on its first row, as printed."""
     header = [str(cell) for cell in grid[0]]
-    name_at = next(i for i, h in enumerate(header) if h in ("交付金事業の名称", "個別事業名"))
+    name_at = next(i for i, h in enumerate(header) if h in ("① 交付金事業の名称", "個別事業名"))
     at = header.index(column)
     return {str(line[name_at]): str(line[at]) for line in grid[1:] if line[name_at]}
 
@@ -84,8 +84,8 @@ def test_yamaguchi_every_wording_is_read_and_every_difference_is_flagged_once(
     grid, evaluation = _evaluate("yamaguchi-2021.csv", ruleset)
     assert len(evaluation.projects) == 22
     assert sum(len(project.kpis) for project in evaluation.projects) == 79
-    ratings = _published(grid, "事業効果")
-    steps = _published(grid, "今後の事業展開方針")
+    ratings = _published(grid, "⑥ 事業効果")
+    steps = _published(grid, "⑦ 今後の 事業展開方針")
     for project in evaluation.projects:
         judgement = project.judgement
         assert judgement is not None
@@ -114,7 +114,7 @@ def test_yamaguchi_every_wording_is_read_and_every_difference_is_flagged_once(
 
 def test_yamaguchi_projects_rated_very_effective_have_every_kpi_met() -> None:
     grid, evaluation = _evaluate("yamaguchi-2021.csv", "kokka")
-    ratings = _published(grid, "事業効果")
+    ratings = _published(grid, "⑥ 事業効果")
     very = [p for p in evaluation.projects if ratings[p.project] == "地方創生に非常に効果的だった"]
     assert len(very) == 3
     for project in very:

@@ -142,3 +142,21 @@ def test_a_duplicated_header_is_a_warning_and_the_left_one_wins() -> None:
 def test_the_kpi_tab_is_the_one_named_kpi_else_the_first() -> None:
     assert kpi_tab_name(["メモ", "ｋｐｉ", "評価"]) == "ｋｐｉ"
     assert kpi_tab_name(["シート1", "評価"]) == "シート1"
+
+
+def test_a_report_s_circled_column_numbers_are_not_part_of_the_header() -> None:
+    grid: Grid = [
+        [
+            "年度",
+            "① 交付金事業の名称",
+            "指標",
+            "目標値",
+            "⑤ 実績値 (R4.3)",
+            "⑥ 事業効果",
+            "⑦ 今後の 事業展開方針",
+        ],
+        ["R3", "A", "件数", "10", "12", "地方創生に効果があった", "計画通りに事業を継続する"],
+    ]
+    table = read_kpi_table(grid, "KPI")
+    assert table.columns[Field.PROJECT] == 2 and table.columns[Field.ACTUAL] == 5
+    assert table.columns[Field.JUDGED_RATING] == 6 and table.columns[Field.NEXT_STEP] == 7
