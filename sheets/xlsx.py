@@ -614,11 +614,13 @@ def edit_sheet(
     percent_columns: set[int],
     header_row: int,
     new_columns: Mapping[int, float],
+    replaced_formulas: list[str] | None = None,
 ) -> list[str]:
     """The worksheet XML, in pieces to be written one after another, with the cells in `updates` (row → col → value) replaced, every
     other byte as it was. New header cells take the style of the header cell on their
     left; new columns get a width."""
     prefix = _prefix_of(data, "worksheet")
+    replaced_formulas = [] if replaced_formulas is None else replaced_formulas
     start = data.find("sheetData")
     if start < 0:
         raise XlsxFormatError("no sheetData")
@@ -669,6 +671,7 @@ def edit_sheet(
                     styles,
                     percent_columns,
                     header_style if row == header_row else None,
+                    replaced_formulas,
                 )
             )
             at = row_end
@@ -714,6 +717,7 @@ def _edited_row(
     styles: _StyleBook,
     percent_columns: set[int],
     header_style: str | None,
+    replaced_formulas: list[str],
 ) -> str:
     attrs = _SPANS.sub("", attrs)  # an optional hint, no longer right
     parts: list[str] = []
@@ -741,6 +745,8 @@ def _edited_row(
         if index < len(todo) and todo[index] == col:
             value = changes[col]
             style = _style_of(cell_attrs)
+            if "<f" in inner[start:end] or ":f" in inner[start:end]:
+                replaced_formulas.append(f"{column_letters(col)}{row}")
             parts.append(inner[at:start])
             parts.append(
                 _cell_xml(
@@ -932,6 +938,7 @@ def write_workbook(
     styles_raw = source.read(package.styles).decode("utf-8") if package.styles else ""
     styles = _StyleBook(styles_raw)
     names: dict[str, str] = {}
+    replaced_formulas: list[str] = []
     if changes.cells:
         widths = {col: COLUMN_WIDTHS[item] for item, col in changes.new_columns.items()}
         data = source.read(kpi_member).decode("utf-8")
@@ -942,8 +949,13 @@ def write_workbook(
             {changes.rate_column},
             changes.header_row,
             widths,
+            replaced_formulas,
         )
         members[kpi_member] = edited
+        if replaced_formulas:
+            # A person had typed a formula into kpibot's column: Excel would call the file
+            # damaged if calcChain.xml still listed it, and rebuilds a missing one silently.
+            _drop_calc_chain(source, package, members)
         for item, col in changes.new_columns.items():
             letters = column_letters(col)
             names[COLUMN_MARKS[item]] = f"{_quote_tab(changes.kpi_tab)}!${letters}:${letters}"
@@ -1018,6 +1030,31 @@ def _add_sheet(
     return member, workbook_text[:close] + element + workbook_text[close:]
 
 
+def _drop_calc_chain(
+    source: zipfile.ZipFile, package: Package, members: dict[str, bytes | list[str]]
+) -> None:
+    rels_member = _rels_of(package.workbook)
+    chain = next(
+        (
+            t
+            for k, t in _relationships(source, package.workbook).values()
+            if k.endswith("/calcChain")
+        ),
+        None,
+    )
+    if chain is None:
+        return
+    members[chain] = b""  # left out of the new file
+    rels = _member(source, members, rels_member)
+    rels = re.sub(r"<(?:\w+:)?Relationship\b[^>]*?/calcChain\"[^>]*?/>", "", rels)
+    members[rels_member] = rels.encode("utf-8")
+    types = _member(source, members, "[Content_Types].xml")
+    types = re.sub(
+        r'<(?:\w+:)?Override\b[^>]*?PartName="/' + re.escape(chain) + r'"[^>]*?/>', "", types
+    )
+    members["[Content_Types].xml"] = types.encode("utf-8")
+
+
 def _member(source: zipfile.ZipFile, members: Mapping[str, bytes | list[str]], name: str) -> str:
     """A small member's text as changed so far in this write, else as it is in the file."""
     data = members.get(name)
@@ -1037,6 +1074,8 @@ def _copy_zip(
             data = replaced.get(info.filename)
             if data is None:
                 _copy_member(source, out, info)
+                continue
+            if data == b"":  # a member the new file leaves out (calcChain.xml)
                 continue
             copy = zipfile.ZipInfo(info.filename, info.date_time)
             copy.compress_type = zipfile.ZIP_DEFLATED

@@ -264,3 +264,44 @@ def test_a_check_text_longer_than_a_cell_holds_is_cut_once_and_then_left_alone(
     check = openpyxl.load_workbook(xlsx).active["H2"].value  # type: ignore[index]
     assert len(check) <= CELL_TEXT_LIMIT
     assert not sync(XlsxBackend(xlsx)).written
+
+
+def test_a_formula_typed_into_kpibots_column_leaves_no_stale_calc_chain(tmp_path: Path) -> None:
+    path = tmp_path / "chain.xlsx"
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = "KPI"
+    sheet.append(["年度", "事業名", "目標値", "実績値"])
+    sheet.append(["R5", "A", 10, 12])
+    workbook.save(path)
+    sync(XlsxBackend(path))
+    # A person types =1+1 over kpibot's 達成 (F2); Excel lists the formula in calcChain.xml.
+    edited = tmp_path / "edited.xlsx"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(edited, "w") as out:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                text = data.decode()
+                start = text.index('<c r="F2"')
+                end = text.index("</c>", start) + 4
+                data = (text[:start] + '<c r="F2"><f>1+1</f><v>2</v></c>' + text[end:]).encode()
+            if info.filename == "xl/_rels/workbook.xml.rels":
+                data = data.replace(
+                    b"</Relationships>",
+                    b'<Relationship Id="rIdChain" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/calcChain" Target="calcChain.xml"/></Relationships>',
+                )
+            if info.filename == "[Content_Types].xml":
+                data = data.replace(
+                    b"</Types>",
+                    b'<Override PartName="/xl/calcChain.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.calcChain+xml"/></Types>',
+                )
+            out.writestr(info, data)
+        out.writestr("xl/calcChain.xml", '<calcChain><c r="F2" i="1"/></calcChain>')
+    edited.replace(path)
+    assert sync(XlsxBackend(path)).written  # kpibot's ○ goes back over the formula
+    after = members(path)
+    assert "xl/calcChain.xml" not in after
+    assert b"calcChain" not in after["xl/_rels/workbook.xml.rels"]
+    assert b"calcChain" not in after["[Content_Types].xml"]
+    assert openpyxl.load_workbook(path)["KPI"]["F2"].value == "○"
