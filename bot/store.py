@@ -19,10 +19,12 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    and_,
     create_engine,
     delete,
     insert,
     inspect,
+    or_,
     select,
     text,
     update,
@@ -119,6 +121,27 @@ class Ledger:
                     )
             except (OperationalError, ProgrammingError, IntegrityError):
                 pass  # another process added it first
+        if "retry_at" not in have:
+            self._take_over_older_rows()
+
+    def _take_over_older_rows(self) -> None:
+        """An older kpibot wrote `failed` for a reminder it never retried. A refusal Slack
+        answered with an error code was certainly not posted: `retry`, tried again while the
+        reminder has not expired. No answer, a non-JSON answer (a 5xx) or a claim left open
+        (`sending`) may have been posted, without the metadata that would let Slack's history
+        tell: `unconfirmed`, never posted again."""
+        table = ledger_table
+        now = dt.datetime.now(dt.UTC)
+        maybe = or_(table.c.detail.like("no answer%"), table.c.detail.like("%non-JSON%"))
+        with self.engine.begin() as db:
+            db.execute(
+                update(table)
+                .where(or_(table.c.status == SENDING, and_(table.c.status == "failed", maybe)))
+                .values(status=UNCONFIRMED)
+            )
+            db.execute(
+                update(table).where(table.c.status == "failed").values(status=RETRY, retry_at=now)
+            )
 
     def claim(
         self, reminder: Reminder, now: dt.datetime, lease: dt.timedelta, channel_id: str = ""

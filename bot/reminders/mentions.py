@@ -24,6 +24,7 @@ from slack_sdk.errors import SlackApiError
 logger = logging.getLogger(__name__)
 
 CACHE_SECONDS = 600.0
+FAILURE_SECONDS = 60.0
 PAGE = 200  # Slack recommends no more than 200 items per page
 MAX_PAGES = 100  # 20,000 members or channels: a bound, not a limit anyone meets
 
@@ -51,6 +52,7 @@ class SlackDirectory:
     cache_seconds: float = CACHE_SECONDS
     clock: Callable[[], float] = time.monotonic
     _lists: dict[str, tuple[float, list[dict[str, Any]]]] = field(default_factory=dict)
+    _failures: dict[str, tuple[float, DirectoryError]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def users(self) -> list[dict[str, Any]]:
@@ -81,7 +83,14 @@ class SlackDirectory:
             read_at, items = self._lists.get(method, (0.0, []))
             if method in self._lists and self.clock() - read_at < self.cache_seconds:
                 return items
-            items = self._read(method, key, params)
+            failed_at, error = self._failures.get(method, (0.0, None))
+            if error is not None and self.clock() - failed_at < FAILURE_SECONDS:
+                raise error  # a missing scope is not asked again every run (Tier 2 limits)
+            try:
+                items = self._read(method, key, params)
+            except DirectoryError as failure:
+                self._failures[method] = (self.clock(), failure)
+                raise
             self._lists[method] = (self.clock(), items)
             return items
 

@@ -226,3 +226,18 @@ def test_the_scheduler_retries_a_refused_reminder_and_posts_it_once_before_expir
     assert entry.status == SENT and len(slack.posted_keys()) == 1
     assert len(slack.messages("chat.postMessage")) == 1
     assert "あと3日" in json.dumps(slack.messages("chat.postMessage")[0].args, ensure_ascii=False)
+
+
+def test_without_channels_read_the_reminder_is_posted_by_name_and_the_id_kept(
+    tmp_path: Path, slack: FakeSlackApi
+) -> None:
+    slack.scopes.discard("channels:read")
+    sheet(tmp_path, [*DEADLINES, ["目標値の入力期限", "2026/12/11", "3", "#kpi", "R7"]])
+    bot = make(tmp_path, slack)
+    run = sender(bot).send_due(moment(FIRE))
+    assert len(run.sent) == 2
+    # Asked once (missing_scope), not again for the second reminder: a refusal is kept a minute.
+    assert len([c for c in slack.calls if c.method == "conversations.list"]) == 1
+    assert {e.channel_id for e in Ledger(bot.settings.kpibot_database_url).entries().values()} == {
+        "C0KPI0001"  # from chat.postMessage's answer: a later look-up needs no channels:read
+    }

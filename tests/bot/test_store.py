@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from bot.store import RETRY, SENDING, SENT, Ledger
+from bot.store import RETRY, SENDING, SENT, UNCONFIRMED, Ledger
 from rules.deadlines import Deadline
 from rules.reminders import Reminder
 
@@ -74,11 +74,27 @@ def test_an_older_ledger_table_gets_the_new_columns(database_url: str) -> None:
             " NOT NULL, channel VARCHAR(200) NOT NULL, claimed_at TIMESTAMP NOT NULL,"
             " sent_at TIMESTAMP, detail VARCHAR(500))"
         ))  # fmt: skip
-        db.execute(sqlalchemy.text(
-            "INSERT INTO kpibot_reminder_ledger VALUES ('old|key', 'sent', '#kpi', '2025-12-01 00:00:00', NULL, '')"
-        ))  # fmt: skip
+        for key, status, detail in (
+            ("old|sent", "sent", ""),
+            ("old|refused", "failed", "channel_not_found"),
+            ("old|no-answer", "failed", "no answer: timed out"),
+            ("old|crashed", "sending", ""),
+        ):
+            db.execute(
+                sqlalchemy.text(
+                    "INSERT INTO kpibot_reminder_ledger VALUES "
+                    "(:key, :status, '#kpi', '2026-12-04 00:00:00', NULL, :detail)"
+                ),
+                {"key": key, "status": status, "detail": detail},
+            )
     ledger = Ledger(database_url)
-    assert ledger.entries()["old|key"].status == SENT
+    entries = ledger.entries()
+    assert entries["old|sent"].status == SENT
+    # What the older kpibot gave up on although Slack refused it is tried again; what may
+    # have been posted (without metadata to look it up by) is never posted again.
+    assert entries["old|refused"].status == RETRY and entries["old|refused"].retry_at
+    assert entries["old|no-answer"].status == UNCONFIRMED
+    assert entries["old|crashed"].status == UNCONFIRMED
     assert ledger.claim(a_reminder(), dt.datetime(2026, 12, 4, 9, tzinfo=TOKYO), LEASE)
 
 

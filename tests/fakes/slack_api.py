@@ -77,7 +77,8 @@ class FakeSlackApi(LocalServer):
         self.usergroups: list[dict[str, Any]] = []
         self.channels: dict[str, str] = {"kpi": "C0KPI0001", "kpi-annual": "C0KPI0002"}
         self.history: dict[str, list[dict[str, Any]]] = {}  # channel ID → messages, oldest first
-        self.scopes = {"channels:history", "groups:history", "channels:read", "groups:read"}
+        self.scopes = {"channels:history", "groups:history", "channels:read", "groups:read",
+                       "users:read", "usergroups:read"}  # fmt: skip
         self.page_cap = 100
         self.stalls: list[float] = []  # chat.postMessage: post, then wait this long to answer
         self.failures: list[int] = []  # chat.postMessage: answer this 5xx, post nothing
@@ -248,6 +249,11 @@ class FakeSlackApi(LocalServer):
             return {"ok": True, "channel": {"id": "D" + str(args.get("users", "X")).split(",")[0]}}
         if method == "conversations.history":
             return self._history(args)
+        needed = {"conversations.list": "channels:read", "users.list": "users:read",
+                  "usergroups.list": "usergroups:read"}.get(method, "")  # fmt: skip
+        if needed and needed not in self.scopes:
+            return {"ok": False, "error": "missing_scope", "needed": needed,
+                    "provided": ",".join(sorted(self.scopes))}  # fmt: skip
         if method == "conversations.list":
             channels = [
                 {"id": cid, "name": name, "is_channel": True, "is_private": False,
