@@ -70,6 +70,7 @@ def make_bot(
     path: Path,
     db: str = "kpibot.db",
     database_url: str | None = None,  # the `database_url` fixture: SQLite or PostgreSQL
+    timeout: float = 5.0,  # short where Slack is made to stall, else generous
 ) -> Bot:
     settings = load_settings(
         kpibot_sheet=str(path),
@@ -78,7 +79,7 @@ def make_bot(
         kpibot_slack_api_url=slack.api_url,
         kpibot_database_url=database_url or f"sqlite:///{folder / db}",
         kpibot_snapshot_max_age=0,
-        kpibot_slack_timeout=0.5,  # a stalled Slack (the outage tests) costs half a second
+        kpibot_slack_timeout=timeout,  # short where Slack is made to stall, else generous
     )
     return build_bot(settings)
 
@@ -264,9 +265,14 @@ class Running:
     """A `serve` process's scheduler, started and stopped like one."""
 
     def __init__(
-        self, folder: Path, slack: FakeSlackApi, path: Path, database_url: str | None = None
+        self,
+        folder: Path,
+        slack: FakeSlackApi,
+        path: Path,
+        database_url: str | None = None,
+        timeout: float = 5.0,
     ) -> None:
-        self.bot = make_bot(folder, slack, path, database_url=database_url)
+        self.bot = make_bot(folder, slack, path, database_url=database_url, timeout=timeout)
         self.sender = sender_for(self.bot)
         self.scheduler = jobs.build_scheduler(self.bot)
         self.submitted = self.finished = 0
@@ -461,6 +467,9 @@ def settle_all(runners: list[Running | None]) -> None:
     )
 
 
+STALLING = 0.5  # the client's time-out where Slack is made to answer after 1 s
+
+
 def outage_year(
     tmp_path: Path, slack: FakeSlackApi, seed: int = 13, database_url: str | None = None
 ) -> dict[str, int]:
@@ -477,7 +486,10 @@ def outage_year(
     path = sheet(tmp_path, deadlines)  # type: ignore[arg-type]
     troubles: dict[str, int] = {"down": 0, "stall": 0, "503": 0}
     with time_machine.travel(moment("2026-12-20T08:00"), tick=False) as clock:
-        runners: list[Running | None] = [Running(tmp_path, slack, path, database_url), None]
+        runners: list[Running | None] = [
+            Running(tmp_path, slack, path, database_url, STALLING),
+            None,
+        ]
         first = runners[0]
         assert first is not None
         expected = {r.key: r for r in schedule(first.bot, first.bot.cache.report())}
@@ -491,7 +503,7 @@ def outage_year(
                     runners[slot] = None
                     restarts += 1
                 elif running is None and rng.random() < 0.6:
-                    runners[slot] = Running(tmp_path, slack, path, database_url)
+                    runners[slot] = Running(tmp_path, slack, path, database_url, STALLING)
                     settle_all(runners)  # started: it catches up before the clock moves on
             trouble = rng.random()
             if trouble < 0.2:
@@ -522,7 +534,7 @@ def outage_year(
             slack.stalls, slack.failures = [], []
         for slot, running in enumerate(runners):
             if running is None:
-                runners[slot] = Running(tmp_path, slack, path, database_url)
+                runners[slot] = Running(tmp_path, slack, path, database_url, STALLING)
         settle_all(runners)
         for running in runners:
             assert running is not None
