@@ -7,7 +7,11 @@ PostgreSQL in production), behind this one module.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import threading
+import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,7 @@ from sqlalchemy import (
     and_,
     create_engine,
     delete,
+    event,
     insert,
     inspect,
     or_,
@@ -30,9 +35,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
 from rules.reminders import Reminder
+
+logger = logging.getLogger(__name__)
 
 metadata = MetaData()
 ledger_table = Table(
@@ -298,6 +305,38 @@ replay_table = Table(
 )
 
 
+class _SeenHere:
+    """Keys this process has taken, for the window: a replay to the same process is
+    refused without a database round trip."""
+
+    def __init__(self, ttl: float, limit: int = 100_000) -> None:
+        self.ttl = ttl
+        self.limit = limit
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def first_time(self, key: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            while self._seen and (
+                next(iter(self._seen.values())) < now - self.ttl or len(self._seen) > self.limit
+            ):
+                self._seen.popitem(last=False)
+            if key in self._seen:
+                return False
+            self._seen[key] = now
+            return True
+
+
+def _replay_pragmas(connection: Any, _: Any) -> None:
+    """Two commits per Slack request: on SQLite, no fsync for each (a replay record lost to
+    a power cut is harmless), and wait for the write lock rather than fail."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA synchronous=OFF")
+    cursor.execute("PRAGMA busy_timeout=1000")
+    cursor.close()
+
+
 class Replays:
     """What was already acted on, for REPLAY_WINDOW, in the shared database: a replayed
     signed request, or a Slack retry that reaches another `serve` process, finds its key
@@ -309,7 +348,10 @@ class Replays:
         # Nothing is opened here: the settings are checked (and named) before the database
         # is first used.
         self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _replay_pragmas)
         self._created = False
+        self._local = _SeenHere(self.WINDOW.total_seconds())
         self._next_sweep = dt.datetime.min.replace(tzinfo=dt.UTC)
 
     def _create(self) -> None:
@@ -321,10 +363,22 @@ class Replays:
         self._created = True
 
     def first_time(self, key: str, now: dt.datetime | None = None) -> bool:
-        """True for exactly one caller per key within the window, whatever its process."""
+        """True for exactly one caller per key within the window, whatever its process.
+        This process's own keys are caught without the database; when the database cannot
+        answer (down, locked for over a second) the request is acted on: answered perhaps
+        twice rather than not at all, with one log line."""
+        now = now or dt.datetime.now(dt.UTC)
+        if not self._local.first_time(key):
+            return False
+        try:
+            return self._first_time(key, now)
+        except SQLAlchemyError as error:
+            logger.warning("replay check skipped (database: %s)", str(error).splitlines()[0][:150])
+            return True
+
+    def _first_time(self, key: str, now: dt.datetime) -> bool:
         if not self._created:
             self._create()
-        now = now or dt.datetime.now(dt.UTC)
         cutoff = now - self.WINDOW
         with self.engine.begin() as db:
             if now >= self._next_sweep:  # old keys go now and then, not on every request

@@ -575,7 +575,8 @@ class _Translate:
             ) from error
         if isinstance(error, GoogleAuthError):
             raise SheetError(
-                f"{where}の認証に失敗しました（{error}）。サービスアカウントの鍵を確認してください。",
+                f"{where}の認証に失敗しました（{error}）。"
+                "サービスアカウントの鍵（GOOGLE_APPLICATION_CREDENTIALS）を確認してください。",
                 self.backend.location,
             ) from error
         if isinstance(

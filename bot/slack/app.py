@@ -10,6 +10,7 @@ import time
 import urllib.parse
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App, BoltResponse
@@ -59,12 +60,12 @@ def web_client(bot: Bot) -> WebClient:
     token = bot.settings.slack_bot_token
     if token is None:
         raise SettingsError("SLACK_BOT_TOKEN（xoxb- で始まるボットトークン）を設定してください。")
-    # A connect+read time-out per call (slack_sdk's default is 30 s), within the retries;
+    # A connect+read time-out per call (KPIBOT_SLACK_TIMEOUT; slack_sdk's default is 30 s);
     # HTTPS_PROXY is honoured by slack_sdk as by requests.
     client = WebClient(
         token=token.get_secret_value(),
         base_url=bot.settings.kpibot_slack_api_url,
-        timeout=SLACK_TIMEOUT,
+        timeout=round(bot.settings.kpibot_slack_timeout),  # urllib's, per request
     )
     # 429: wait as long as Slack's Retry-After says, then try again (three times at most).
     client.retry_handlers.append(RetryAfterHandler(max_retry_count=3))
@@ -95,7 +96,7 @@ class RetryAfterHandler(RateLimitErrorRetryHandler):
         state.increment_current_attempt()
 
 
-SLACK_TIMEOUT = 10
+LISTENER_WORKERS = 32
 _TOKEN_ERRORS = frozenset(
     {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
      "not_allowed_token_type"}
@@ -154,6 +155,11 @@ def build_slack_app(
         # Acknowledge first, answer after: Slack gives three seconds.
         process_before_response=False,
         raise_error_for_unhandled_request=False,
+        # Bolt's default is 5 workers: a listener acks only once it has one, so with 5
+        # answers under way every further question waited and missed the 3 s (a 404).
+        listener_executor=ThreadPoolExecutor(
+            max_workers=LISTENER_WORKERS, thread_name_prefix="bolt"
+        ),
     )
     seen = SeenEvents()
 

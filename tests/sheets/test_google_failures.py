@@ -156,3 +156,18 @@ def test_logging_is_quiet_on_success(
     caplog.set_level(logging.WARNING)
     check(settings_for(api, tmp_path))
     assert not caplog.records
+
+
+def test_a_key_google_refuses_names_the_setting(api: FakeSheetsApi, tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    with pytest.raises(SheetError) as raised:
+        check(settings_for(api, tmp_path, private_key=other.decode()))
+    assert "GOOGLE_APPLICATION_CREDENTIALS" in raised.value.message
+    assert "HTTPS_PROXY" not in raised.value.message  # the key, not the network
