@@ -121,6 +121,10 @@ def write_xlsx(publication: Publication, path: Path) -> None:
             cell.alignment = style
             cell.border = border
             cell.number_format = "@"  # text as written: 0012 or 1e5 must not change
+            # openpyxl stores a string starting with "=" as a formula (and "#REF!" as an
+            # error): a project named =HYPERLINK(…) in the sheet must stay text here.
+            if isinstance(cell.value, str):
+                cell.data_type = "s"
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = sheet.dimensions
     sheet.print_title_rows = "1:1"

@@ -306,3 +306,21 @@ def test_without_chromium_the_other_files_are_written_and_the_pdf_is_explained(
     assert main(["publish", "--sheet", str(kanagawa), "--out", str(out)]) == 2
     assert "Chromium が見つかりません" in capsys.readouterr().err
     assert sorted(p.suffix for p in out.iterdir()) == [".csv", ".html", ".xlsx"]
+
+
+def test_the_xlsx_keeps_text_that_looks_like_a_formula_as_text(tmp_path: Path) -> None:
+    import openpyxl
+
+    sheet = tmp_path / "hostile.csv"
+    sheet.write_text(
+        "年度,事業名,担当課,KPI番号,KPI名,目標値,実績値\n"
+        '令和5年度,"=HYPERLINK(""http://evil.example"",""x"")",企画課,①,#REF!,10件,12件\n',
+        encoding="utf-8",
+    )
+    app = build(load_settings(), str(sheet))
+    publication = build_publication(check(app.backend, app.ruleset, app.rounding), app.ruleset)
+    out = tmp_path / "open.xlsx"
+    opendata.write_xlsx(publication, out)
+    row = openpyxl.load_workbook(out).active[2]  # type: ignore[index]
+    assert (row[0].data_type, row[0].value) == ("s", '=HYPERLINK("http://evil.example","x")')
+    assert (row[2].data_type, row[2].value) == ("s", "#REF!")
