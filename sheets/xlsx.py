@@ -24,7 +24,7 @@ import datetime as dt
 import html
 import re
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import IO
@@ -284,6 +284,25 @@ _FAST_CELL = re.compile(
 )
 
 
+_CHUNK = 1 << 20
+
+
+def _chunks(body: str) -> Iterator[str]:
+    """The sheet's rows in pieces of about a megabyte, each ending after a </row>: the
+    cells of 50,000 rows found at once would take a hundred megabytes of tuples."""
+    start = 0
+    while start < len(body):
+        ends = [at for tag in ("</row>", ":row>") if (at := body.find(tag, start + _CHUNK)) >= 0]
+        end = body.index(">", min(ends)) + 1 if ends else len(body)
+        yield body[start:end]
+        start = end
+
+
+def _all_cells(body: str) -> Iterator[tuple[str, str, str, str, str, str]]:
+    for chunk in _chunks(body):
+        yield from _cells(chunk)
+
+
 def _cells(body: str) -> list[tuple[str, str, str, str, str, str]]:
     """(column letters, row, s, t, other attributes, inner XML) of every cell."""
     fast = _FAST_CELL.findall(body)
@@ -318,7 +337,7 @@ def read_sheet(
         open_end = data.index(">", start)
         if data[open_end - 1] != "/":  # not <sheetData/>
             body = data[open_end + 1 : data.find("sheetData>", open_end)]
-    for letters, row_text, style, kind, extra, inner in _cells(body):
+    for letters, row_text, style, kind, extra, inner in _all_cells(body):
         if extra:  # attributes in an unusual order: read them one by one
             found = dict(_ATTR.findall(extra))
             style = style or found.get("s", "")

@@ -15,6 +15,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from bot import services
 from rules.achievement import Rounding
 from rules.rulesets import RULESETS
+from sheets import xlsx
 from sheets.backend import SheetError
 from sheets.local import CsvBackend, XlsxBackend
 from sheets.schema import CELL_TEXT_LIMIT, Owned
@@ -305,3 +306,13 @@ def test_a_formula_typed_into_kpibots_column_leaves_no_stale_calc_chain(tmp_path
     assert b"calcChain" not in after["xl/_rels/workbook.xml.rels"]
     assert b"calcChain" not in after["[Content_Types].xml"]
     assert openpyxl.load_workbook(path)["KPI"]["F2"].value == "○"
+
+
+def test_reading_in_small_pieces_sees_the_same_cells(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = office_layout(tmp_path / "office.xlsx")
+    sync(XlsxBackend(path))  # inline strings too
+    whole = XlsxBackend(path).read().tabs
+    monkeypatch.setattr(xlsx, "_CHUNK", 40)  # a piece ends after nearly every row
+    assert XlsxBackend(path).read().tabs == whole
