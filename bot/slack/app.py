@@ -122,7 +122,7 @@ def check_slack(client: WebClient, api_url: str) -> None:
         reason = getattr(error, "reason", error)
         raise SettingsError(
             f"Slack（{host}）に接続できません（{reason}）。ネットワークと、プロキシを使う場合は"
-            " HTTPS_PROXY を確認してください（KPIBOT_SLACK_API_URL: {api_url}）。"
+            f" HTTPS_PROXY を確認してください（KPIBOT_SLACK_API_URL: {api_url}）。"
         ) from None
 
 

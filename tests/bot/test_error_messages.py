@@ -41,6 +41,7 @@ def test_slack_unreachable_at_start_up_names_the_host_and_the_proxy_setting(
     err = capsys.readouterr().err
     [line] = [line for line in err.splitlines() if line.startswith("エラー")]
     assert "Slack（127.0.0.1）に接続できません" in line and "HTTPS_PROXY" in line
+    assert "KPIBOT_SLACK_API_URL: http://127.0.0.1:9/api/）" in line  # the value, not {api_url}
     assert "ファイルを読み書き" not in err and "Traceback" not in err
 
 
