@@ -527,6 +527,13 @@ def plan_writes(
     """The owned cells whose text differs from what kpibot would write, and nothing else.
     `notes` are the KPI tab's cell notes, when the backend can show notes (else None)."""
     updates: list[CellUpdate] = []
+    if table.new_owned and (last := max(table.owned[item] for item in table.new_owned)) > 16_384:
+        # Excel has 16,384 columns (XFD): a column past it makes a file Excel calls damaged.
+        raise SchemaError(
+            f"「{table.tab}」タブは右端の {column_letters(16_384)} 列まで使われているため、kpibot の列"
+            f"（{last - 16_384}列）を追加できません。右端のセルを消してから、もう一度実行してください。",
+            table.tab,
+        )
     for item in table.new_owned:
         updates.append(CellUpdate(table.header_row, table.owned[item], table.new_headers[item]))
     # Cells of a merged range other than its top-left one hold nothing of their own: the

@@ -136,3 +136,24 @@ def test_a_stale_snapshot_answers_at_once_says_how_old_and_is_refreshed_behind(
     while cache.latest() is first and time.monotonic() < deadline:
         time.sleep(0.05)
     assert cache.latest() is not first  # the refresh ran behind the answer
+
+
+def test_a_note_in_excels_last_column_stops_the_sync_instead_of_writing_past_xfd(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = "KPI"
+    sheet.append(["年度", "事業名", "担当課", "KPI番号", "KPI名", "目標値", "実績値"])
+    sheet.append(["令和5年度", "事業A", "企画課", "①", "件数", "10件", "12件"])
+    sheet["XFD1"] = "端のメモ"
+    path = tmp_path / "edge.xlsx"
+    workbook.save(path)
+    before = path.read_bytes()
+    assert main(["sync", "--sheet", str(path)]) != 0
+    err = capsys.readouterr().err
+    assert "XFD 列まで使われているため" in err and "Traceback" not in err
+    assert path.read_bytes() == before  # nothing written past Excel's last column
