@@ -282,7 +282,7 @@ def test_goals_group_the_summary_and_peoples_words_and_earlier_years_are_shown(
     assert "&lt;script&gt;alert(1)&lt;/script&gt;起業支援事業" in html
     for words in ("基本目標: しごとをつくる", "基本目標: ひとをよぶ", "起業を支援する",
                   "③地方創生に効果があった", "③継続", "需要が続くため", "順調と評価する",
-                  "令和4年度〜令和5年度", "年度別の目標値・実績値・達成率"):  # fmt: skip
+                  "令和4年度〜令和5年度", "前年度までの目標値・実績値・達成率"):  # fmt: skip
         assert words in html
     assert html.count("令和4年度 実績") == 3  # every chart has the earlier year's bars
     rows = [dict(zip(opendata.HEADER, row, strict=True)) for row in opendata.rows(publication)]
