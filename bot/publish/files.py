@@ -8,15 +8,15 @@ import datetime as dt
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot import services
 from bot.bootstrap import Services
 from bot.publish import opendata
-from bot.publish.document import Publication, build_publication, read_year
-from bot.publish.report import find_chromium, print_pdf, render_html
+from bot.publish.document import ProjectPage, Publication, build_publication, read_year
+from bot.publish.report import find_chromium, print_pdf_in_parts, render_html
 
 Progress = Callable[[str], None]
 # One folder per edition under KPIBOT_PUBLISH_DIR, named by its time and a random part:
@@ -86,17 +86,20 @@ def publish(
     }
     progress(f"{len(publication.pages)}事業の報告書（HTML）を作っています…")
     text = render_html(
-        publication,
-        app.rounding,
-        _sheet_name(app.backend.location),
-        now or dt.datetime.now(),
+        publication, app.rounding, _sheet_name(app.backend.location), now or dt.datetime.now()
     )
     _write(paths["html"], lambda p: _write_text(p, text))
     progress("オープンデータ（CSV・Excel）を書いています…")
     _write(paths["csv"], lambda p: opendata.write_csv(publication, p))
     _write(paths["xlsx"], lambda p: opendata.write_xlsx(publication, p))
     progress("PDF を印刷しています…")
-    print_pdf(paths["html"], paths["pdf"], find_chromium(chromium))
+    sheet = _sheet_name(app.backend.location)
+    made = now or dt.datetime.now()
+
+    def render(sections: Sequence[ProjectPage], front: bool, first: int, total: int) -> str:
+        return render_html(publication, app.rounding, sheet, made, sections, front, first, total)
+
+    print_pdf_in_parts(publication, render, paths["pdf"], find_chromium(chromium))
     return Published(
         publication,
         paths["html"],

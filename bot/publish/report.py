@@ -8,13 +8,15 @@ import hashlib
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 
 import jinja2
 
 from bot.publish.charts import project_chart
-from bot.publish.document import Publication, PublishError, criteria
+from bot.publish.document import ProjectPage, Publication, PublishError, criteria
 from rules.achievement import Rounding
 from rules.values import format_fiscal_year
 
@@ -49,11 +51,23 @@ def anchor(name: str) -> str:
     return "p-" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:10]
 
 
-def render_html(publication: Publication, rounding: Rounding, sheet: str, made: dt.datetime) -> str:
+def render_html(
+    publication: Publication,
+    rounding: Rounding,
+    sheet: str,
+    made: dt.datetime,
+    sections: Sequence[ProjectPage] | None = None,
+    front: bool = True,
+    first_page: int = 0,
+    total_pages: int = 0,
+) -> str:
+    """The report, or one part of it for printing: the front (cover, criteria, 総括表)
+    and/or some project sections, numbered from `first_page` of `total_pages`."""
+    sections = publication.pages if sections is None else sections
     ids = {page.name: anchor(page.name) for page in publication.pages}
     charts = {
         page.name: project_chart(page, ids[page.name], f"{ids[page.name]}-chart")
-        for page in publication.pages
+        for page in sections
     }
     css = resources.files("bot.publish").joinpath("report.css").read_text(encoding="utf-8")
     template = _environment().get_template("report.html.j2")
@@ -69,6 +83,10 @@ def render_html(publication: Publication, rounding: Rounding, sheet: str, made: 
         made=f"{made:%Y年%m月%d日}",
         sheet=sheet,
         year_label=format_fiscal_year,
+        sections=sections,
+        front=front,
+        first_page=first_page,
+        total_pages=total_pages,
     )
 
 
@@ -111,3 +129,62 @@ def print_pdf(html: Path, pdf: Path, chromium: str | None) -> None:
                 f"Chromium で PDF を作れませんでした（終了コード {done.returncode}: {last}）。"
             )
         partial.replace(pdf)  # a reader never sees half a PDF
+
+
+PART_SIZE = 50  # projects per printed part: Chromium's layout time grows faster than pages
+Render = Callable[[Sequence[ProjectPage], bool, int, int], str]
+
+
+def print_pdf_in_parts(
+    publication: Publication,
+    render: Render,
+    pdf: Path,
+    chromium: str | None,
+    part_size: int | None = None,
+    workers: int = 2,
+) -> None:
+    """Print the report as the front and parts of `part_size` projects, side by side, and
+    join them: one 1,000-project document takes Chromium minutes, fifty-project parts
+    seconds each. Page numbers run on across the parts: a project is one page, and when
+    a part turns out longer the parts after it are printed again with the right numbers."""
+    from pypdf import PdfReader, PdfWriter  # only when printing
+
+    pages, size = publication.pages, part_size or PART_SIZE
+    parts = [pages[i : i + size] for i in range(0, len(pages), size)]
+    with tempfile.TemporaryDirectory(prefix="kpibot-pdf-") as work:
+        folder = Path(work)
+
+        def printed(name: str, html: str) -> Path:
+            source, target = folder / f"{name}.html", folder / f"{name}.pdf"
+            source.write_text(html, encoding="utf-8")
+            print_pdf(source, target, chromium)
+            return target
+
+        def count(path: Path) -> int:
+            return len(PdfReader(path).pages)
+
+        front_guess = count(printed("front-guess", render((), True, 0, 0)))
+        lengths = [len(part) for part in parts]  # one page per project, until shown otherwise
+        for _ in range(3):
+            total = front_guess + sum(lengths)
+            starts = [front_guess + 1 + sum(lengths[:i]) for i in range(len(parts))]
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                front = pool.submit(printed, "front", render((), True, 1, total))
+                jobs = [
+                    pool.submit(printed, f"part{i:04d}", render(part, False, start, total))
+                    for i, (part, start) in enumerate(zip(parts, starts, strict=True))
+                ]
+                done = [job.result() for job in jobs]
+                files = [front.result(), *done]
+            real = [count(path) for path in done]
+            if real == lengths and count(files[0]) == front_guess:
+                break
+            lengths, front_guess = real, count(files[0])
+        writer = PdfWriter()
+        for path in files:
+            writer.append(str(path))
+        writer.add_metadata({"/Title": publication.title, "/Creator": "kpibot"})
+        partial = pdf.with_name(pdf.name + ".part")
+        with partial.open("wb") as out:
+            writer.write(out)
+        partial.replace(pdf)
