@@ -1,5 +1,13 @@
 """The shared Google Sheet, through gspread and google-auth over the Sheets API v4.
 
+Google advises request bodies under 2 MB and refuses them over 10 MiB (issue 15). Reads
+ask for what they use: tabs, sizes and kpibot's marks; the values; and the notes of the
+KPI tab's input columns only (every other cell would come back as an empty {} each).
+Writes go by the row: the owned cells that differ and the rows of the 評価 tab that
+differ, never a whole tab; a row's cells, colour and notes always travel in one request,
+and a request holds as many whole rows as fit REQUEST_BUDGET. Bodies are compact UTF-8
+JSON; answers are asked for without Google's indentation (prettyPrint=false).
+
 Requests per sync are constant in the number of rows:
 
     read    1 spreadsheets.get (tabs, sizes, notes) + 1 values.batchGet (every tab needed)
@@ -22,8 +30,8 @@ import random
 import re
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, MutableMapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import gspread
@@ -42,9 +50,11 @@ from sheets.schema import (
     Grid,
     Marks,
     Owned,
+    SchemaError,
     WriteSet,
     column_letters,
     comparable,
+    find_header,
     kpi_tab_name,
     percent_number,
 )
@@ -57,6 +67,8 @@ GOOGLE_API_PREFIX = SPREADSHEETS_API_V4_BASE_URL.removesuffix("spreadsheets")  #
 # Tabs kpibot reads besides the KPI tab (SPEC "Other tabs").
 OTHER_TABS = (SUMMARY_TAB, "期限", "担当")
 RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
+# Bytes per write request, estimated from above: Google advises bodies under 2 MB.
+REQUEST_BUDGET = 1_500_000
 # kpibot's developer metadata: what it created (README "What kpibot owns").
 METADATA_KEY = "kpibot"
 COLUMN_MARK = "column:"  # + rate, achieved, rating, check
@@ -171,6 +183,12 @@ def http_client_for(api_url: str, policy: RetryPolicy) -> type[HTTPClient]:
         ) -> requests.Response:
             if endpoint.startswith(GOOGLE_API_PREFIX):
                 endpoint = api_url + endpoint.removeprefix(GOOGLE_API_PREFIX)
+            if json is not None:
+                # UTF-8 and compact: requests would send Japanese as 6-byte \u escapes.
+                data, json = json_body(json), None
+                headers = {**(headers or {}), "Content-Type": "application/json; charset=UTF-8"}
+            # Google indents its answers unless told not to: a third of the bytes down.
+            params = {**(params or {}), "prettyPrint": "false"}
             started = time.monotonic()
             failed: requests.Response | None = None
             for attempt in range(policy.max_tries):
@@ -259,6 +277,7 @@ class GoogleSheetsBackend:
         credentials: Credentials,
         api_url: str,
         retry: RetryPolicy | None = None,
+        request_budget: int = REQUEST_BUDGET,
     ) -> None:
         found = spreadsheet_id(spreadsheet)
         if found is None:
@@ -273,6 +292,7 @@ class GoogleSheetsBackend:
         self.account = getattr(credentials, "service_account_email", "")
         self.credentials = credentials
         self._state: _ReadState | None = None
+        self.request_budget = request_budget
         self._reads = 0
 
     @property
@@ -287,7 +307,7 @@ class GoogleSheetsBackend:
                 params={
                     "includeGridData": "true",
                     "fields": "properties.title,sheets(properties(sheetId,title,index,"
-                    "gridProperties(rowCount,columnCount)),data.rowData.values.note,merges,"
+                    "gridProperties(rowCount,columnCount)),merges,"
                     f"developerMetadata({_METADATA_FIELDS}),"
                     f"data.startColumn,data.columnMetadata.developerMetadata({_METADATA_FIELDS}))",
                 },
@@ -316,6 +336,8 @@ class GoogleSheetsBackend:
         # Every tab by name, in the sheet's order (kpibot must not take a name in use);
         # those kpibot does not need are not fetched.
         tabs: dict[str, Grid] = {title: read.get(title, []) for title in titles}
+        with self._translated("読み込めませんでした"):
+            notes = self._read_notes(kpi_tab, tabs[kpi_tab], marks)
         self._reads += 1
         version = f"{self.id}#{self._reads}"
         self._state = _ReadState(
@@ -337,7 +359,7 @@ class GoogleSheetsBackend:
             self.location,
             tabs,
             version,
-            _notes(kpi_sheet),
+            notes,
             marks=marks,
             merged=tuple(
                 (
@@ -350,6 +372,29 @@ class GoogleSheetsBackend:
             ),
         )
 
+    def _read_notes(self, tab: str, grid: Grid, marks: Marks) -> dict[tuple[int, int], str]:
+        """The notes of the cells kpibot may put a note on: the input columns, below the
+        header (sheets.schema.plan_notes)."""
+        try:
+            header_row, columns, _, _ = find_header(grid, tab, marks)
+        except SchemaError:
+            return {}  # the sync will say what is wrong with the header
+        ranges = [
+            f"{_quote(tab)}!{column_letters(first)}{header_row + 1}:{column_letters(last)}"
+            for first, last in _consecutive(sorted(set(columns.values())))
+        ]
+        answer = self.http.spreadsheets_get(
+            self.id,
+            params={
+                "ranges": ranges,
+                "fields": "sheets.data(startRow,startColumn,rowData.values.note)",
+            },
+        )
+        notes: dict[tuple[int, int], str] = {}
+        for sheet in answer.get("sheets", []):  # only the KPI tab: the ranges are all there
+            notes.update(_notes(sheet))
+        return notes
+
     # -- writing ----------------------------------------------------------------
     def write(self, changes: WriteSet, read_as: WorkbookSnapshot) -> None:
         if changes.empty:
@@ -357,21 +402,41 @@ class GoogleSheetsBackend:
         state = self._state
         if state is None or state.version != read_as.version:
             raise ConcurrentEditError("読み込み後に別の読み込みがありました。", self.location)
-        with self._translated(
+        # Rows that get a colour or a note go by spreadsheets.batchUpdate (the new tab and
+        # columns in the first), the others by values.batchUpdate (RAW: text never becomes
+        # a formula). Each row's cells, colour and notes travel in one request, so a
+        # failure between two requests leaves whole rows written and whole rows not: the
+        # next sync, comparing what is there with what should be, writes the rest.
+        translate = self._translated(
             f"書き込めませんでした。{len(changes)}セル分の結果は書き込まれていません"
-        ):
+        )
+        with translate:
             self._verify_keys(changes, state)
             structure = self._structure_requests(changes, state)
-            formats = self._format_requests(changes, state)
-            data = self._value_ranges(changes, state)
-            if structure or formats:
-                # One spreadsheets.batchUpdate is applied whole or not at all: new tab and
-                # columns, values (as stringValue: never a formula), colours and notes
-                # land together, so a failure leaves the sheet as it was.
-                values = [_as_update_cells(item, state) for item in data]
-                self.http.batch_update(self.id, {"requests": structure + values + formats})
-            elif data:
-                self.http.values_batch_update(self.id, {"valueInputOption": "RAW", "data": data})
+            rows = _row_writes(changes, read_as, state)
+            first = (state.kpi_tab, changes.header_row) if structure else None
+            formatted = [r for r in rows if r.formatted or (r.tab, r.row) == first]
+            plain = [r for r in rows if not (r.formatted or (r.tab, r.row) == first)]
+            sends: list[tuple[str, list[_RowWrite], dict[str, Any]]] = []
+            for chunk in _chunks(formatted, self.request_budget) or ([[]] if structure else []):
+                requests_ = (structure if not sends else []) + _cell_requests(chunk, state)
+                sends.append(("batch", chunk, {"requests": requests_}))
+            for chunk in _chunks(plain, self.request_budget):
+                data = _value_ranges(chunk, state)
+                sends.append(("values", chunk, {"valueInputOption": "RAW", "data": data}))
+            written = 0
+            for kind, chunk, body in sends:
+                if written:  # a person may have moved rows since the first request
+                    self._verify_rows(changes, state, chunk)
+                if kind == "batch":
+                    self.http.batch_update(self.id, body)
+                else:
+                    self.http.values_batch_update(self.id, body)
+                written += len(chunk)
+                translate.doing = (
+                    f"書き込む途中で失敗しました。{written}行は書き込み済み、残りの"
+                    f"{len(rows) - written}行は次の同期で書き込まれます（書きかけの行はありません）"
+                )
         self._state = None  # the sheet changed: the next write needs a new read
 
     def _verify_keys(self, changes: WriteSet, state: _ReadState) -> None:
@@ -421,6 +486,34 @@ class GoogleSheetsBackend:
                     self.location,
                 )
 
+    def _verify_rows(self, changes: WriteSet, state: _ReadState, chunk: list[_RowWrite]) -> None:
+        """Before a request after the first: the key cells of its own KPI rows, re-read."""
+        rows = [r.row for r in chunk if r.tab == state.kpi_tab and r.row > changes.header_row]
+        if not rows or not changes.key_columns:
+            return
+        top, bottom = min(rows), max(rows)
+        tab = _quote(state.kpi_tab)
+        ranges = [
+            f"{tab}!{column_letters(col)}{top}:{column_letters(col)}{bottom}"
+            for col in changes.key_columns
+        ]
+        answer = self.http.values_batch_get(
+            self.id,
+            ranges,
+            params={"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "COLUMNS"},
+        )
+        columns = [(r.get("values") or [[]])[0] for r in answer.get("valueRanges", [])]
+        if len(columns) != len(changes.key_columns):
+            raise ConcurrentEditError("キー列を読み直せませんでした。", self.location)
+        for row in range(top, bottom + 1):
+            now = tuple(comparable(c[row - top]) if row - top < len(c) else "" for c in columns)
+            before = tuple(comparable(k) for k in changes.keys.get(row, ("",) * len(columns)))
+            if now != before:
+                raise ConcurrentEditError(
+                    f"{row}行目が読み込み後に変更されました（行の挿入・削除・並べ替えなど）。",
+                    self.location,
+                )
+
     def _structure_requests(self, changes: WriteSet, state: _ReadState) -> list[dict[str, Any]]:
         requests_: list[dict[str, Any]] = []
         kpi_id = state.sheet_ids[state.kpi_tab]
@@ -460,69 +553,6 @@ class GoogleSheetsBackend:
             if width > tab_cols:
                 requests_.append(_append(state.sheet_ids[name], "COLUMNS", width - tab_cols))
         return requests_
-
-    def _format_requests(self, changes: WriteSet, state: _ReadState) -> list[dict[str, Any]]:
-        """Rating cells coloured by level; notes on the cells with problems."""
-        kpi_id = state.sheet_ids[state.kpi_tab]
-        rating_cells = sorted(
-            (u.row, u.col, level_of(u.value) if u.value != "評価保留" else None)
-            for u in changes.cells
-            if u.row > changes.header_row and u.col == changes.rating_column
-        )
-        requests_: list[dict[str, Any]] = []
-        for (col, level), rows in _runs(rating_cells):
-            colour = LEVEL_COLOURS[level] if level is not None else LEVEL_COLOURS[None]
-            for first, last in rows:
-                requests_.append(
-                    {
-                        "repeatCell": {
-                            "range": _grid_range(kpi_id, first, last, col, col),
-                            "cell": {"userEnteredFormat": {"backgroundColor": colour}},
-                            "fields": "userEnteredFormat.backgroundColor",
-                        }
-                    }
-                )
-        for (row, col), text in sorted(changes.notes.items()):
-            requests_.append(
-                {
-                    "updateCells": {
-                        "range": _grid_range(kpi_id, row, row, col, col),
-                        "rows": [{"values": [{"note": text} if text else {}]}],
-                        "fields": "note",
-                    }
-                }
-            )
-        return requests_
-
-    def _value_ranges(self, changes: WriteSet, state: _ReadState) -> list[dict[str, Any]]:
-        data: list[dict[str, Any]] = []
-        by_column: dict[int, dict[int, str | float]] = {}
-        for update in changes.cells:
-            value: str | float = update.value
-            if update.col == changes.rate_column and update.row != changes.header_row:
-                number = percent_number(update.value)
-                value = float(number) if number is not None else value
-            by_column.setdefault(update.col, {})[update.row] = value
-        for col, cells in sorted(by_column.items()):
-            for first, last in _consecutive(sorted(cells)):
-                data.append(
-                    {
-                        "range": f"{_quote(state.kpi_tab)}!{column_letters(col)}{first}:{column_letters(col)}{last}",
-                        "majorDimension": "ROWS",
-                        "values": [[cells[row]] for row in range(first, last + 1)],
-                    }
-                )
-        for name, grid in changes.tabs.items():
-            width, height = _tab_size(name, grid, state)
-            padded = [
-                [("" if c is None else str(c)) for c in row] + [""] * (width - len(row))
-                for row in grid
-            ]
-            padded += [[""] * width for _ in range(height - len(grid))]  # clear rows no longer used
-            data.append(
-                {"range": f"{_quote(name)}!A1:{column_letters(width)}{height}", "values": padded}
-            )
-        return data
 
     # -- errors -----------------------------------------------------------------
     def _translated(self, doing: str) -> _Translate:
@@ -602,20 +632,175 @@ def _tab_size(name: str, grid: Grid, state: _ReadState) -> tuple[int, int]:
     return width, height
 
 
-def _as_update_cells(item: Mapping[str, Any], state: _ReadState) -> dict[str, Any]:
-    """A values range as an updateCells request: the same text, as stringValue."""
-    tab, cells = item["range"].rsplit("!", 1)
-    title = tab[1:-1].replace("''", "'")
-    first, _, last = cells.partition(":")
-    (row, col), (last_row, last_col) = _cell_ref(first), _cell_ref(last or first)
-    rows = [{"values": [_entered(v) for v in line]} for line in item["values"]]
-    return {
-        "updateCells": {
-            "range": _grid_range(state.sheet_ids[title], row, last_row, col, last_col),
-            "rows": rows,
-            "fields": "userEnteredValue",
-        }
-    }
+@dataclass
+class _RowWrite:
+    """Everything one row of one tab gets in a write. It is never split between two
+    requests: that is what keeps a row from being half-written."""
+
+    tab: str
+    row: int
+    values: dict[int, str | float] = field(default_factory=dict)  # column → value
+    colour: tuple[int, Level | None] | None = None  # the 評価 cell's column and level
+    notes: dict[int, str] = field(default_factory=dict)  # column → note ("" removes)
+
+    @property
+    def formatted(self) -> bool:
+        return self.colour is not None or bool(self.notes)
+
+    def size(self) -> int:
+        """Bytes it adds to a request, from above: each cell's text and its JSON dress
+        (the verbose updateCells form when formatted), a range, a colour."""
+        text = sum(len(str(v).encode()) + 8 for v in self.values.values())
+        text += sum(len(n.encode()) + 200 for n in self.notes.values())
+        if self.formatted:
+            return text + 50 * len(self.values) + (250 if self.colour else 0) + 150
+        return text + 40 * len(self.values) + 80
+
+
+def _row_writes(changes: WriteSet, read_as: WorkbookSnapshot, state: _ReadState) -> list[_RowWrite]:
+    """The write set by row: the KPI tab's owned cells, colours and notes, and the rows of
+    the owned tabs (評価) that differ from what was read, not the whole tab."""
+    rows: dict[tuple[str, int], _RowWrite] = {}
+
+    def at(tab: str, row: int) -> _RowWrite:
+        return rows.setdefault((tab, row), _RowWrite(tab, row))
+
+    kpi = state.kpi_tab
+    for update in changes.cells:
+        line = at(kpi, update.row)
+        value: str | float = update.value
+        if update.col == changes.rate_column and update.row != changes.header_row:
+            number = percent_number(update.value)  # rates are numbers, shown as percentages
+            value = float(number) if number is not None else value
+        line.values[update.col] = value
+        if update.col == changes.rating_column and update.row > changes.header_row:
+            level = level_of(update.value) if update.value != "評価保留" else None
+            line.colour = (update.col, level)
+    for (row, col), text in changes.notes.items():
+        at(kpi, row).notes[col] = text
+    for name, grid in changes.tabs.items():
+        width, height = _tab_size(name, grid, state)
+        old = read_as.tabs.get(name) or []
+        for index in range(height):
+            new = [
+                ("" if c is None else str(c)) for c in (grid[index] if index < len(grid) else [])
+            ]
+            new += [""] * (width - len(new))
+            was = tuple(comparable(c) for c in (old[index] if index < len(old) else []))
+            if _trim(tuple(comparable(c) for c in new)) != _trim(was):
+                at(name, index + 1).values.update(enumerate(new, start=1))
+    # The KPI tab first (its header row before all), then the owned tabs.
+    return sorted(rows.values(), key=lambda r: (r.tab != kpi, r.tab, r.row))
+
+
+def _chunks(rows: list[_RowWrite], budget: int) -> list[list[_RowWrite]]:
+    """Whole rows, in order, in groups whose requests stay under `budget` bytes."""
+    chunks: list[list[_RowWrite]] = []
+    size = 0
+    for row in rows:
+        cost = row.size()
+        if not chunks or (size + cost > budget and chunks[-1]):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(row)
+        size += cost
+    return chunks
+
+
+def _cell_requests(chunk: list[_RowWrite], state: _ReadState) -> list[dict[str, Any]]:
+    """spreadsheets.batchUpdate requests for these rows: values as stringValue (never a
+    formula) or numberValue, in runs of consecutive rows per column; colours; notes."""
+    requests_: list[dict[str, Any]] = []
+    cells: dict[tuple[str, int], dict[int, str | float]] = {}
+    colours: dict[tuple[str, int, Level | None], list[int]] = {}
+    for line in chunk:
+        for col, value in line.values.items():
+            cells.setdefault((line.tab, col), {})[line.row] = value
+        if line.colour is not None:
+            colours.setdefault((line.tab, *line.colour), []).append(line.row)
+    for (tab, col), by_row in sorted(cells.items()):
+        sheet_id = state.sheet_ids[tab]
+        for first, last in _consecutive(sorted(by_row)):
+            requests_.append(
+                {
+                    "updateCells": {
+                        "range": _grid_range(sheet_id, first, last, col, col),
+                        "rows": [
+                            {"values": [_entered(by_row[row])]} for row in range(first, last + 1)
+                        ],
+                        "fields": "userEnteredValue",
+                    }
+                }
+            )
+    for (tab, col, level), colour_rows in colours.items():
+        for first, last in _consecutive(sorted(colour_rows)):
+            requests_.append(
+                {
+                    "repeatCell": {
+                        "range": _grid_range(state.sheet_ids[tab], first, last, col, col),
+                        "cell": {"userEnteredFormat": {"backgroundColor": LEVEL_COLOURS[level]}},
+                        "fields": "userEnteredFormat.backgroundColor",
+                    }
+                }
+            )
+    for line in chunk:
+        for col, text in sorted(line.notes.items()):
+            requests_.append(
+                {
+                    "updateCells": {
+                        "range": _grid_range(
+                            state.sheet_ids[line.tab], line.row, line.row, col, col
+                        ),
+                        "rows": [{"values": [{"note": text} if text else {}]}],
+                        "fields": "note",
+                    }
+                }
+            )
+    return requests_
+
+
+def _value_ranges(chunk: list[_RowWrite], state: _ReadState) -> list[dict[str, Any]]:
+    """values.batchUpdate ranges for these rows: the KPI tab's owned cells in runs of
+    consecutive rows per column; an owned tab's rows whole, in runs of rows."""
+    data: list[dict[str, Any]] = []
+    by_column: dict[int, dict[int, str | float]] = {}
+    whole: dict[str, dict[int, list[str | float]]] = {}
+    for line in chunk:
+        if line.tab == state.kpi_tab:
+            for col, value in line.values.items():
+                by_column.setdefault(col, {})[line.row] = value
+        else:
+            whole.setdefault(line.tab, {})[line.row] = [
+                line.values[c] for c in range(1, max(line.values) + 1)
+            ]
+    kpi = _quote(state.kpi_tab)
+    for col, cells in sorted(by_column.items()):
+        letter = column_letters(col)
+        for first, last in _consecutive(sorted(cells)):
+            data.append(
+                {
+                    "range": f"{kpi}!{letter}{first}:{letter}{last}",
+                    "majorDimension": "ROWS",
+                    "values": [[cells[row]] for row in range(first, last + 1)],
+                }
+            )
+    for tab, lines in whole.items():
+        for first, last in _consecutive(sorted(lines)):
+            block = [lines[row] for row in range(first, last + 1)]
+            width = max(len(line) for line in block)
+            data.append(
+                {
+                    "range": f"{_quote(tab)}!A{first}:{column_letters(width)}{last}",
+                    "majorDimension": "ROWS",
+                    "values": block,
+                }
+            )
+    return data
+
+
+def json_body(body: Mapping[str, Any]) -> bytes:
+    """A request body as sent: UTF-8, no spaces."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _trim(cells: tuple[str, ...]) -> tuple[str, ...]:
@@ -670,15 +855,6 @@ def _marks(sheets: list[Mapping[str, Any]], kpi_sheet: Mapping[str, Any]) -> Mar
     return Marks(columns, summary)
 
 
-def _cell_ref(ref: str) -> tuple[int, int]:
-    """'J12' → (12, 10)."""
-    letters = ref.rstrip("0123456789")
-    col = 0
-    for char in letters:
-        col = col * 26 + ord(char) - 64
-    return int(ref[len(letters) :]), col
-
-
 def _api_message(error: APIError) -> str:
     try:
         return str(error.response.json()["error"]["message"])
@@ -695,15 +871,6 @@ def _notes(sheet: Mapping[str, Any]) -> dict[tuple[int, int], str]:
                 if cell.get("note"):
                     notes[(top + r + 1, left + c + 1)] = cell["note"]
     return notes
-
-
-def _runs(
-    cells: Iterable[tuple[int, int, Level | None]],
-) -> list[tuple[tuple[int, Level | None], list[tuple[int, int]]]]:
-    grouped: dict[tuple[int, Level | None], list[int]] = {}
-    for row, col, level in cells:
-        grouped.setdefault((col, level), []).append(row)
-    return [(key, _consecutive(rows)) for key, rows in grouped.items()]
 
 
 def _consecutive(rows: list[int]) -> list[tuple[int, int]]:

@@ -131,6 +131,7 @@ class Exchange:
     up: int
     down: int
     status: int
+    body: bytes = b""
 
 
 @dataclass
@@ -253,7 +254,9 @@ class FakeSheetsApi(LocalServer):
         body = request.rfile.read(length) if length else b""
         kind, status, answer, headers = self._answer(request, method, body)
         self.traffic.append(
-            Exchange(kind, method, request.path, len(request.path) + len(body), len(answer), status)
+            Exchange(
+                kind, method, request.path, len(request.path) + len(body), len(answer), status, body
+            )
         )
         send(request, status, answer, "application/json", headers)
 
@@ -419,6 +422,8 @@ class FakeSheetsApi(LocalServer):
             wanted.setdefault(tab.title, []).append(bounds)
         sheets = []
         for index, tab in enumerate(book.values()):
+            if wanted and tab.title not in wanted:
+                continue  # with ranges, Google answers with the sheets they are on only
             entry: dict[str, Any] = {
                 "properties": {
                     "sheetId": tab.sheet_id,

@@ -100,20 +100,22 @@ def test_requests_per_sync_do_not_grow_with_rows(api: FakeSheetsApi, settings: S
         ["R5", f"事業{i // 4}", f"指標{i}", f"{100 + i}人", f"{90 + i}人", None] for i in range(400)
     ]
     small_sheet(api, *rows)
-    sync(settings)  # the first sync adds columns, the 評価 tab, colours: one batchUpdate
-    assert api.sheet_requests() <= 5
-    assert api.count("batchUpdate") == 1 and api.count("valuesBatchUpdate") == 0
+    # The first sync adds columns and the 評価 tab and colours every rating: one
+    # batchUpdate; the 評価 tab's rows need no colour: one values.batchUpdate.
+    sync(settings)
+    assert api.sheet_requests() <= 6
+    assert api.count("batchUpdate") == 1 and api.count("valuesBatchUpdate") == 1
 
     api.tab(SHEET, "KPI").cell(2, 4).value = "91人"  # a rate changes, no rating does
     before = api.sheet_requests()
     assert sync(settings).written
     assert api.sheet_requests() - before <= 5
-    assert api.count("valuesBatchUpdate") == 1 and api.count("batchUpdate") == 1
+    assert api.count("valuesBatchUpdate") == 2 and api.count("batchUpdate") == 1
 
     before = api.sheet_requests()
     assert not sync(settings).written
-    assert api.sheet_requests() - before <= 2
-    assert api.count("valuesBatchUpdate") == 1 and api.count("batchUpdate") == 1
+    assert api.sheet_requests() - before <= 3  # tabs, values, notes
+    assert api.count("valuesBatchUpdate") == 2 and api.count("batchUpdate") == 1
 
 
 def test_cells_kpibot_does_not_own_are_left_exactly_as_they_were(
@@ -222,9 +224,10 @@ def test_values_are_written_raw_so_text_never_becomes_a_formula(
 ) -> None:
     small_sheet(api, ["R5", '=HYPERLINK("http://example.invalid")', "件数", "10件", "12件"])
     sync(settings)
+    before = api.count("batchUpdate")
     api.tab(SHEET, "KPI").cell(2, 4).value = "13件"  # only values change: values.batchUpdate
     sync(settings)
-    assert api.count("valuesBatchUpdate") == 1
+    assert api.count("valuesBatchUpdate") == 2 and api.count("batchUpdate") == before
     name = api.tab(SHEET, "評価").cell(1, 1)
     assert name.value == '=HYPERLINK("http://example.invalid")' and not name.formula
 
@@ -340,10 +343,10 @@ def test_answers_come_from_a_snapshot_not_from_the_api(
     )
     for _ in range(20):
         assert answer("三浦半島の評価は？", cache.report().evaluation).project is not None
-    assert api.count("get", "batchGet") == 2  # one read for twenty questions
+    assert api.count("get", "batchGet") == 3  # one read (tabs, values, notes) for twenty
     now[0] = 301.0  # older than the configured age: read again
     cache.report()
-    assert api.count("get", "batchGet") == 4
+    assert api.count("get", "batchGet") == 6
     cache.sync()  # a sync refreshes it too
     reads = api.count("get", "batchGet")
     cache.report()
