@@ -379,8 +379,13 @@ class GoogleSheetsBackend:
             header_row, columns, _, _ = find_header(grid, tab, marks)
         except SchemaError:
             return {}  # the sync will say what is wrong with the header
+        if len(grid) <= header_row:
+            return {}
+        # Down to the last row with a value: formatting alone (the rate column's percent
+        # format reaches the grid's end) would bring back an empty {} for every cell.
+        bottom = len(grid)
         ranges = [
-            f"{_quote(tab)}!{column_letters(first)}{header_row + 1}:{column_letters(last)}"
+            f"{_quote(tab)}!{column_letters(first)}{header_row + 1}:{column_letters(last)}{bottom}"
             for first, last in _consecutive(sorted(set(columns.values())))
         ]
         answer = self.http.spreadsheets_get(
@@ -417,13 +422,25 @@ class GoogleSheetsBackend:
             first = (state.kpi_tab, changes.header_row) if structure else None
             formatted = [r for r in rows if r.formatted or (r.tab, r.row) == first]
             plain = [r for r in rows if not (r.formatted or (r.tab, r.row) == first)]
-            sends: list[tuple[str, list[_RowWrite], dict[str, Any]]] = []
-            for chunk in _chunks(formatted, self.request_budget) or ([[]] if structure else []):
-                requests_ = (structure if not sends else []) + _cell_requests(chunk, state)
-                sends.append(("batch", chunk, {"requests": requests_}))
-            for chunk in _chunks(plain, self.request_budget):
-                data = _value_ranges(chunk, state)
-                sends.append(("values", chunk, {"valueInputOption": "RAW", "data": data}))
+            budget = self.request_budget - len(json_body({"requests": structure}))
+            sends: list[tuple[str, list[_RowWrite], dict[str, Any]]] = [
+                ("batch", chunk, body)
+                for chunk, body in _fitted(
+                    formatted, lambda c: {"requests": _cell_requests(c, state)}, budget
+                )
+            ]
+            if structure:  # the new tab and columns before any cell in them
+                if not sends:
+                    sends.append(("batch", [], {"requests": []}))
+                sends[0][2]["requests"][:0] = structure
+            sends += [
+                ("values", chunk, body)
+                for chunk, body in _fitted(
+                    plain,
+                    lambda c: {"valueInputOption": "RAW", "data": _value_ranges(c, state)},
+                    budget,
+                )
+            ]
             written = 0
             for kind, chunk, body in sends:
                 if written:  # a person may have moved rows since the first request
@@ -648,13 +665,14 @@ class _RowWrite:
         return self.colour is not None or bool(self.notes)
 
     def size(self) -> int:
-        """Bytes it adds to a request, from above: each cell's text and its JSON dress
-        (the verbose updateCells form when formatted), a range, a colour."""
-        text = sum(len(str(v).encode()) + 8 for v in self.values.values())
-        text += sum(len(n.encode()) + 200 for n in self.notes.values())
+        """About the bytes it adds to a request when its neighbours are in it too (runs of
+        rows share a range): each value in its JSON dress, the verbose updateCells form
+        when formatted. _fitted measures the real body and splits when this was short."""
+        text = sum(len(str(v).encode()) for v in self.values.values())
+        text += sum(len(n.encode()) + 160 for n in self.notes.values())
         if self.formatted:
-            return text + 50 * len(self.values) + (250 if self.colour else 0) + 150
-        return text + 40 * len(self.values) + 80
+            return text + 52 * len(self.values) + 20
+        return text + 8 * len(self.values) + 10
 
 
 def _row_writes(changes: WriteSet, read_as: WorkbookSnapshot, state: _ReadState) -> list[_RowWrite]:
@@ -705,6 +723,26 @@ def _chunks(rows: list[_RowWrite], budget: int) -> list[list[_RowWrite]]:
         chunks[-1].append(row)
         size += cost
     return chunks
+
+
+def _fitted(
+    rows: list[_RowWrite], build: Callable[[list[_RowWrite]], dict[str, Any]], budget: int
+) -> list[tuple[list[_RowWrite], dict[str, Any]]]:
+    """Request bodies for whole rows, each under `budget` bytes as sent: grouped by the
+    rows' estimated sizes, then measured, and a group halved while its body is too big."""
+    fitted: list[tuple[list[_RowWrite], dict[str, Any]]] = []
+    # Grouped a little under the budget: halving a group that is just over it would
+    # make two requests where one fits.
+    pending = list(reversed(_chunks(rows, budget * 17 // 20)))
+    while pending:
+        chunk = pending.pop()
+        body = build(chunk)
+        if len(chunk) > 1 and len(json_body(body)) > budget:
+            half = len(chunk) // 2
+            pending += [chunk[half:], chunk[:half]]
+            continue
+        fitted.append((chunk, body))
+    return fitted
 
 
 def _cell_requests(chunk: list[_RowWrite], state: _ReadState) -> list[dict[str, Any]]:

@@ -86,7 +86,7 @@ def test_a_write_split_in_requests_leaves_whole_rows_and_the_next_sync_finishes_
         services.sync(backend(settings, SHEET, budget), NAIKAKUFU, Rounding.TRUNCATE)
     assert "書き込み済み" in caught.value.message and "次の同期" in caught.value.message
     writes = [t for t in api.traffic[seen:] if t.kind in WRITES]
-    assert len(writes) > 2 and all(t.up <= budget for t in writes)
+    assert len(writes) > 2 and all(len(t.body) <= budget for t in writes)
 
     # Each row is written whole (values, colour, note) or not at all.
     shown, _, formats = state(api, SHEET)
@@ -121,7 +121,7 @@ def test_notes_are_read_only_for_the_input_columns(api: FakeSheetsApi, settings:
         for t in api.traffic[seen:]
         if t.kind == "get"
     ]
-    assert [q["ranges"] for q in asked if "ranges" in q] == [["'KPI'!A3:E"]]
+    assert [q["ranges"] for q in asked if "ranges" in q] == [["'KPI'!A3:E22"]]
 
 
 def test_bodies_are_utf8_json_and_answers_unindented(
