@@ -457,14 +457,19 @@ class GoogleSheetsBackend:
         self._state = None  # the sheet changed: the next write needs a new read
 
     def _verify_keys(self, changes: WriteSet, state: _ReadState) -> None:
-        """Re-read the key columns: if rows were inserted, deleted, moved or re-keyed since
-        the read, writing would put results on the wrong rows."""
+        """Re-read the key columns of the rows to be written: if rows were inserted,
+        deleted, moved or re-keyed since the read, writing would put results on the wrong
+        rows (a row inserted or deleted above them shifts them: their keys differ). Only
+        those rows: the whole columns would be 2 MB more to download at 40,000 rows."""
         if not changes.key_columns or not changes.cells:
             return
         top = changes.header_row
         tab = _quote(state.kpi_tab)
+        written = [u.row for u in changes.cells if u.row > top] + [r for r, _ in changes.notes]
+        first, bottom = (min(written), max(written)) if written else (top, top)
         ranges = [
-            f"{tab}!{column_letters(col)}{top}:{column_letters(col)}" for col in changes.key_columns
+            f"{tab}!{column_letters(col)}{first}:{column_letters(col)}{bottom}"
+            for col in changes.key_columns
         ]
         # The header row, and the columns kpibot is about to create: a column inserted,
         # deleted or moved since the read shows in the first, a note typed meanwhile where
@@ -493,9 +498,8 @@ class GoogleSheetsBackend:
                     f"kpibot が列を作る{column_letters(col)}列に、読み込み後に入力がありました。",
                     self.location,
                 )
-        last = max([top - 1 + len(c) for c in columns] + list(changes.keys))
-        for row in range(top, last + 1):
-            now = tuple(comparable(c[row - top]) if row - top < len(c) else "" for c in columns)
+        for row in range(first, bottom + 1):
+            now = tuple(comparable(c[row - first]) if row - first < len(c) else "" for c in columns)
             before = tuple(comparable(k) for k in changes.keys.get(row, ("",) * len(columns)))
             if now != before:
                 raise ConcurrentEditError(
