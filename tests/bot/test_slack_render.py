@@ -6,7 +6,8 @@ import pytest
 
 from bot.questions import answer
 from bot.render import answer_text
-from bot.slack.blocks import MAX_BLOCKS, MAX_HEADER, MAX_SECTION, answer_blocks, escape
+from bot.slack.blocks import MAX_BLOCKS, MAX_HEADER, MAX_SECTION, answer_blocks, escape, section
+from bot.slack.listeners.reply import stale_note, with_last
 from rules.achievement import Rounding
 from rules.evaluate import evaluate
 from rules.models import Field, RawRow
@@ -102,3 +103,11 @@ def test_slack_and_the_cli_open_a_list_of_candidates_with_the_same_sentence(
     assert lead in text
     assert escape(text) in blocks  # the same sentence, the name escaped for Slack
     assert "<x>" not in blocks  # nowhere: the fallback text is Slack text too
+
+
+def test_a_stale_note_on_a_full_answer_keeps_the_message_within_slacks_50_blocks() -> None:
+    full = [section(f"行{i}") for i in range(MAX_BLOCKS)]
+    note = section(stale_note(600, english=False))
+    kept = with_last(full, note)
+    assert len(kept) == MAX_BLOCKS and kept[-1] == note and kept[:-1] == full[:-1]
+    assert with_last(full[:3], note) == [*full[:3], note]

@@ -10,7 +10,7 @@ from typing import Any
 from bot.bootstrap import Bot
 from bot.questions import Lang, parse_question
 from bot.settings import SettingsError
-from bot.slack.blocks import Block, answer_blocks, escape, section
+from bot.slack.blocks import MAX_BLOCKS, Block, answer_blocks, escape, section
 from sheets.backend import SheetError
 from sheets.schema import SchemaError
 
@@ -30,7 +30,7 @@ def reply_for(bot: Bot, text: str) -> dict[str, Any]:
         found, report = bot.ask(text)
         fallback, blocks = answer_blocks(found, report.snapshot.location, report.owners)
         if age > bot.cache.max_age:  # answered from the last report; a refresh runs behind
-            blocks.append(section(stale_note(age, found.question.lang is Lang.EN)))
+            blocks = with_last(blocks, section(stale_note(age, found.question.lang is Lang.EN)))
         return {"text": fallback, "blocks": blocks}
     except (SheetError, SchemaError, SettingsError) as error:
         return trouble(
@@ -43,6 +43,12 @@ def reply_for(bot: Bot, text: str) -> dict[str, Any]:
             "すみません、答えを作れませんでした。管理者がログを確認します。",
             "Sorry, something went wrong while answering. The administrators can check the log.",
         )
+
+
+def with_last(blocks: list[Block], last: Block) -> list[Block]:
+    """`last` after the answer, in a message Slack still takes (a full answer gives up its
+    last block for it: a 51st block would have the whole answer refused)."""
+    return [*blocks[: MAX_BLOCKS - 1], last]
 
 
 def stale_note(age: float, english: bool) -> str:
