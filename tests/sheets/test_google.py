@@ -3,7 +3,6 @@ a fake Sheets API v4 server on 127.0.0.1 (tests/fakes/sheets_api.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from sheets.google import LEVEL_COLOURS, GoogleSheetsBackend, spreadsheet_id
 from sheets.schema import NOTE_PREFIX
 from tests.conftest import kanagawa_rows
 from tests.fakes.sheets_api import CellValue, FakeSheetsApi, Fault
+from tests.sheets.conftest import google_settings
 
 SHEET = "1kpibotTestSpreadsheet0123456789abcd"
 NAIKAKUFU = RULESETS["naikakufu"]
@@ -26,20 +26,8 @@ OWNED_HEADERS = ("達成率", "達成", "評価", "検証")
 
 
 @pytest.fixture
-def api() -> Iterator[FakeSheetsApi]:
-    with FakeSheetsApi() as server:
-        yield server
-
-
-@pytest.fixture
 def settings(api: FakeSheetsApi, tmp_path: Path) -> Settings:
-    return load_settings(
-        kpibot_sheet=SHEET,
-        kpibot_sheets_api_url=api.api_url,
-        google_application_credentials=str(api.write_key_file(tmp_path)),
-        kpibot_sheets_max_tries=4,
-        kpibot_sheets_max_wait=5,
-    )
+    return google_settings(api, tmp_path, SHEET)
 
 
 def backend(settings: Settings) -> GoogleSheetsBackend:

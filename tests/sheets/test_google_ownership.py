@@ -4,36 +4,25 @@ its write never makes a value land in the wrong column."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from bot import services
 from bot.bootstrap import open_backend
-from bot.settings import Settings, load_settings
+from bot.settings import Settings
 from rules.achievement import Rounding
 from rules.rulesets import RULESETS
 from tests.fakes.sheets_api import CellValue, FakeSheetsApi
+from tests.sheets.conftest import google_settings
 
 SHEET = "1kpibotOwnershipSheet0123456789abcd"
 
 
 @pytest.fixture
-def api() -> Iterator[FakeSheetsApi]:
-    with FakeSheetsApi() as server:
-        yield server
-
-
-@pytest.fixture
 def settings(api: FakeSheetsApi, tmp_path: Path) -> Settings:
-    return load_settings(
-        kpibot_sheet=SHEET,
-        kpibot_sheets_api_url=api.api_url,
-        google_application_credentials=str(api.write_key_file(tmp_path)),
-        kpibot_sheets_max_tries=4,
-        kpibot_sheets_max_wait=5,
-    )
+    return google_settings(api, tmp_path, SHEET)
 
 
 def sync(settings: Settings) -> services.Report:

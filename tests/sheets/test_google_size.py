@@ -5,19 +5,19 @@ where kpibot may put one, bodies in UTF-8. The 40,000-row figures: bench/bench_g
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot import services
 from bot.bootstrap import open_backend
-from bot.settings import Settings, load_settings
+from bot.settings import Settings
 from rules.achievement import Rounding
 from rules.rulesets import RULESETS
 from sheets.backend import SheetError
 from sheets.google import GoogleSheetsBackend
 from tests.fakes.sheets_api import CellValue, FakeSheetsApi, Fault
+from tests.sheets.conftest import google_settings
 
 SHEET = "1kpibotSizeSpreadsheet0123456789abcd"
 CLEAN = "1kpibotSizeSpreadsheetWrittenInOneGo"
@@ -27,20 +27,8 @@ WRITES = ("batchUpdate", "valuesBatchUpdate")
 
 
 @pytest.fixture
-def api() -> Iterator[FakeSheetsApi]:
-    with FakeSheetsApi() as server:
-        yield server
-
-
-@pytest.fixture
 def settings(api: FakeSheetsApi, tmp_path: Path) -> Settings:
-    return load_settings(
-        kpibot_sheet=SHEET,
-        kpibot_sheets_api_url=api.api_url,
-        google_application_credentials=str(api.write_key_file(tmp_path)),
-        kpibot_sheets_max_tries=2,
-        kpibot_sheets_max_wait=5,
-    )
+    return google_settings(api, tmp_path, SHEET, tries=2)
 
 
 def backend(settings: Settings, sheet: str, budget: int) -> GoogleSheetsBackend:
