@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import csv
+import functools
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,6 +54,26 @@ def _required(variable: str) -> bool:
     return os.environ.get(variable, "") not in ("", "0")
 
 
+SCHEMA_PREFIX = "kpibot_test_"
+
+
+@functools.cache
+def _drop_old_schemas(base: str) -> None:
+    """Once a run, the test schemas of runs over an hour old go (their names carry the time
+    they were made); a younger one may belong to a run still going, on this machine."""
+    engine = sqlalchemy.create_engine(base)
+    with engine.begin() as db:
+        names = db.execute(
+            sqlalchemy.text("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, :p)"),
+            {"p": SCHEMA_PREFIX},
+        ).scalars()
+        for name in list(names):
+            made = name.removeprefix(SCHEMA_PREFIX).split("_")[0]
+            if made.isdigit() and int(made) < time.time() - 3600:
+                db.execute(sqlalchemy.text(f'DROP SCHEMA "{name}" CASCADE'))
+    engine.dispose()
+
+
 def postgres_url_for_test() -> str | None:
     """A PostgreSQL URL whose tables live in a fresh schema of their own, or None when no
     server is configured (KPIBOT_TEST_POSTGRES_URL; `.ci/run` starts one and sets it)."""
@@ -60,7 +82,8 @@ def postgres_url_for_test() -> str | None:
         if _required("KPIBOT_REQUIRE_POSTGRES"):
             pytest.fail("KPIBOT_REQUIRE_POSTGRES is set but KPIBOT_TEST_POSTGRES_URL is not")
         return None
-    schema = f"t_{uuid.uuid4().hex[:16]}"
+    _drop_old_schemas(base)
+    schema = f"{SCHEMA_PREFIX}{int(time.time())}_{uuid.uuid4().hex[:12]}"
     engine = sqlalchemy.create_engine(base)
     with engine.begin() as db:
         db.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
