@@ -6,6 +6,7 @@ PostgreSQL in production), behind this one module.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import threading
@@ -351,6 +352,11 @@ class Replays:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _replay_pragmas)
         self._created = False
+        # SQLite takes one writer at a time and makes the others sleep and retry (by up to
+        # 100 ms a time): this process's threads take turns here instead, in microseconds.
+        self._one_writer = (
+            threading.Lock() if self.engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        )
         self._local = _SeenHere(self.WINDOW.total_seconds())
         self._next_sweep = dt.datetime.min.replace(tzinfo=dt.UTC)
 
@@ -371,7 +377,8 @@ class Replays:
         if not self._local.first_time(key):
             return False
         try:
-            return self._first_time(key, now)
+            with self._one_writer:
+                return self._first_time(key, now)
         except SQLAlchemyError as error:
             logger.warning("replay check skipped (database: %s)", str(error).splitlines()[0][:150])
             return True
