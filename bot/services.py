@@ -221,6 +221,7 @@ class SnapshotCache:
         self.clock = clock
         self._report: Report | None = None
         self._taken = 0.0
+        self._read_on = dt.date.min
         self._lock = threading.Lock()
         self._state_lock = threading.Lock()
         self._refreshing = False
@@ -229,7 +230,7 @@ class SnapshotCache:
     def report(self) -> Report:
         with self._lock:
             if self._report is None or self.clock() - self._taken > self.max_age:
-                self._keep(check(self.backend, self.ruleset, self.rounding))
+                self._reread()
             assert self._report is not None
             return self._report
 
@@ -259,7 +260,7 @@ class SnapshotCache:
             try:
                 with self._lock:
                     if self.clock() - self._taken > self.max_age:  # not refreshed meanwhile
-                        self._keep(check(self.backend, self.ruleset, self.rounding))
+                        self._reread()
             except Exception as error:  # one line: questions go on from the last report
                 logger.warning("background refresh of the sheet failed: %s", error)
             finally:
@@ -286,6 +287,23 @@ class SnapshotCache:
                 logger.exception("after-sync hook failed")
         return report
 
+    def _reread(self) -> None:
+        """A stale report is read again, unless the workbook is still the very file it was
+        read from (a cheap check for a local .xlsx) on the same day (期限 depend on today):
+        then it is only marked fresh, and the CPU stays with the questions."""
+        report = self._report
+        if (
+            report is not None
+            and report.snapshot.version
+            and isinstance(self.backend, VersionedBackend)
+            and self._read_on == dt.datetime.now(_JAPAN).date()
+            and self.backend.version_now() == report.snapshot.version
+        ):
+            self._taken = self.clock()
+            return
+        self._keep(check(self.backend, self.ruleset, self.rounding))
+
     def _keep(self, report: Report) -> None:
         self._taken = self.clock()  # first: a reader seeing the new report sees its age
+        self._read_on = dt.datetime.now(_JAPAN).date()
         self._report = report

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -126,6 +127,8 @@ def test_a_stale_snapshot_answers_at_once_says_how_old_and_is_refreshed_behind(
     cache = bot.bot.cache
     first = cache.latest()
     cache.max_age = 0.01
+    shutil.copy(bot.sheet, bot.sheet.with_suffix(".copy"))  # a person saves the workbook
+    shutil.move(bot.sheet.with_suffix(".copy"), bot.sheet)  # (an unchanged one is not re-read)
     time.sleep(0.05)
     started = time.monotonic()
     assert bot.mention("一覧", event_id="EvStale").status_code == 200
