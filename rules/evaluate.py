@@ -28,7 +28,7 @@ from rules.models import (
 )
 from rules.rulesets import RatedKpi, RuleSet, level_of, pending_rating
 from rules.validate import validate_row
-from rules.values import SAFE, Kind
+from rules.values import SAFE, Kind, Value
 
 _CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
 
@@ -135,7 +135,12 @@ def _result(
             typed = "—"
         else:
             typed = ""
-        if typed and status in _SETTLED and typed != computed:
+        if (
+            typed
+            and status in _SETTLED
+            and typed != computed
+            and not _typed_as_ratio(reported, achievement.rate)
+        ):
             problems.append(
                 RowProblem(
                     kpi.row,
@@ -144,6 +149,15 @@ def _result(
                 )
             )
     return KpiResult(kpi, achievement, achieved)
+
+
+def _typed_as_ratio(reported: Value, rate: Decimal | None) -> bool:
+    """A bare number that is the rate as a ratio: a person's `=実績/目標` formula in a cell
+    not formatted as % shows 1.2 for 120.0%. It agrees when ×100 it is within the 0.1% the
+    computed rate was rounded to (the formula's result is not rounded)."""
+    if rate is None or reported.unit or reported.number is None:
+        return False
+    return abs(reported.number * 100 - rate) < Decimal("0.1")
 
 
 _SETTLED = (RateStatus.OK, RateStatus.NEGATIVE, RateStatus.UNDEFINED, RateStatus.MARK_ONLY)

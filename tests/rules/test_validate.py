@@ -187,3 +187,17 @@ def test_a_date_in_the_actual_is_said_to_be_a_date() -> None:
 def test_a_comparator_on_an_actual_is_a_warning() -> None:
     [(column, message, severity)] = messages(row(actual="120人以上"))
     assert column == "実績値" and severity is Severity.WARNING and "「以上」" in message
+
+
+def test_a_reported_ratio_from_a_formula_cell_not_formatted_as_percent_agrees() -> None:
+    # `=実績/目標` in a General cell shows 1.2 for 120%, and 0.7990 for 79.9% (not rounded)
+    _, problems = evaluate_rows(
+        row(3, kpi_no="1", target="10件", actual="12件", reported_rate="1.2"),
+        row(4, kpi_no="2", target="500件", actual="399.5件", reported_rate="0.799"),
+    )
+    assert problems == []
+
+
+def test_a_reported_ratio_that_is_another_rate_is_still_an_error() -> None:
+    _, problems = evaluate_rows(row(3, target="10件", actual="12件", reported_rate="1.1"))
+    assert problems == ["3行目「報告達成率」: 報告値 1.1% と計算値 120.0% が一致しません。"]
