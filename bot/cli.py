@@ -19,6 +19,7 @@ from bot.bootstrap import Bot, Services, build, build_bot, example_workbook
 from bot.questions import answer
 from bot.render import answer_text, problem_text, report_text, written_text
 from bot.settings import Settings, SettingsError, load_settings
+from rules.rulesets import RULESETS
 from sheets.backend import SheetError
 from sheets.schema import SchemaError
 
@@ -37,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--sheet", help="ワークブック（.xlsx/.csv のパス）。省略時は KPIBOT_SHEET、なければ例"
     )
-    common.add_argument("--ruleset", help="評価ルール（naikakufu, naikakufu-legend, passfail）")
+    common.add_argument("--ruleset", help=f"評価ルール（{', '.join(RULESETS)}）")
     common.add_argument("--rounding", choices=("truncate", "half_up"), help="達成率の丸め方")
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
     demo = sub.add_parser(
