@@ -15,8 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,14 +24,8 @@ import requests
 from bot.bootstrap import example_workbook
 from tests.bot.slack_harness import SIGNING_SECRET, RunningBot
 from tests.conftest import REPO
+from tests.fakes.serve_process import serve_http
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlackApi
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def peak_mb(pid: int) -> float:
@@ -94,7 +86,6 @@ def main() -> None:
         folder = Path(folder_name)
         sheet = folder / "kpi.xlsx"
         shutil.copyfile(example_workbook(), sheet)
-        port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("KPIBOT_", "SLACK_"))}
         env |= {
             "PYTHONPATH": str(REPO),
@@ -105,39 +96,22 @@ def main() -> None:
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         }
         log_path = folder / "serve.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "serve", "--http", "--port", str(port)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+        with serve_http(env, log_path) as served:
+            process, port, url = served.process, served.port, served.url
+            before = peak_mb(process.pid)
+            status, sent = big_body(port)
+            time.sleep(0.5)
+            after = peak_mb(process.pid)
+            lines = [line for line in log_path.read_bytes().splitlines() if b"refused" in line]
+            longest = max((len(line) for line in lines), default=0)
+            print(
+                f"100 MB body: HTTP {status} after {sent >> 20} MB sent; server peak memory "
+                f"{before:.0f} MB before, {after:.0f} MB after; {len(lines)} log line(s), "
+                f"longest {longest} bytes"
             )
-            url = f"http://127.0.0.1:{port}"
-            try:
-                deadline = time.monotonic() + 60
-                while time.monotonic() < deadline:
-                    try:
-                        if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
-                            break
-                    except requests.ConnectionError:
-                        time.sleep(0.1)
-                before = peak_mb(process.pid)
-                status, sent = big_body(port)
-                time.sleep(0.5)
-                after = peak_mb(process.pid)
-                lines = [line for line in log_path.read_bytes().splitlines() if b"refused" in line]
-                longest = max((len(line) for line in lines), default=0)
-                print(
-                    f"100 MB body: HTTP {status} after {sent >> 20} MB sent; server peak memory "
-                    f"{before:.0f} MB before, {after:.0f} MB after; {len(lines)} log line(s), "
-                    f"longest {longest} bytes"
-                )
-                for line in lines:
-                    print(f"  {line.decode(errors='replace')}")
-                idle_flood(url, port, slack, sheet)
-            finally:
-                process.terminate()
-                process.wait(10)
+            for line in lines:
+                print(f"  {line.decode(errors='replace')}")
+            idle_flood(url, port, slack, sheet)
 
 
 if __name__ == "__main__":

@@ -12,10 +12,7 @@ import hmac
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +22,7 @@ import pytest
 import requests
 
 from tests.conftest import REPO
+from tests.fakes.serve_process import serve_http
 from tests.fakes.sheets_api import CellValue, FakeSheetsApi, Fault
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlackApi
 
@@ -59,13 +57,6 @@ class Backend:
     sheets: FakeSheetsApi
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
     """`kpibot serve --http`, as an operator starts it, in a process of its own."""
@@ -73,7 +64,6 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
     folder = tmp_path_factory.mktemp("apps-script")
     with FakeSheetsApi() as sheets, FakeSlackApi() as slack:
         sheets.create(SHEET, {"KPI": KPI})
-        port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("KPIBOT_", "SLACK_"))}
         env |= {
             "PYTHONPATH": str(REPO),
@@ -88,32 +78,8 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
             "SLACK_BOT_TOKEN": BOT_TOKEN,
             "SLACK_SIGNING_SECRET": "slack-secret",
         }
-        log = (folder / "serve.log").open("wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve", "--http", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and process.poll() is None:
-                try:
-                    if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except requests.ConnectionError:
-                    time.sleep(0.1)
-            assert process.poll() is None, (folder / "serve.log").read_text(errors="replace")
-            yield Backend(url, sheets)
-        finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            log.close()
+        with serve_http(env, folder / "serve.log") as served:
+            yield Backend(served.url, sheets)
 
 
 def run(

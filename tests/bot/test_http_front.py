@@ -12,8 +12,6 @@ import os
 import resource
 import shutil
 import socket
-import subprocess
-import sys
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -27,6 +25,7 @@ from bot.bootstrap import example_workbook
 from tests.bot.slack_harness import SIGNING_SECRET, RunningBot, running_bot
 from tests.conftest import REPO
 from tests.fakes import slack_samples as samples
+from tests.fakes.serve_process import serve_http
 from tests.fakes.slack_api import BOT_TOKEN, BOT_USER, FakeSlackApi
 
 
@@ -212,38 +211,6 @@ def test_a_replayed_signed_command_is_acted_on_once(bot: RunningBot) -> None:
 # -- two `serve --http` processes on one database -------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def start_serve(
-    folder: Path, env: dict[str, str], name: str
-) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    log = (folder / f"{name}.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--http", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    return process, f"http://127.0.0.1:{port}"
-
-
-def wait_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    raise AssertionError(log.read_text(errors="replace"))
-
-
 def test_two_serve_processes_on_one_database_answer_a_retried_event_once(
     tmp_path: Path, database_url: str
 ) -> None:
@@ -259,24 +226,17 @@ def test_two_serve_processes_on_one_database_answer_a_retried_event_once(
             "SLACK_BOT_TOKEN": BOT_TOKEN,
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         }
-        first, first_url = start_serve(tmp_path, env, "first")
-        second, second_url = start_serve(tmp_path, env, "second")
-        try:
-            wait_healthy(first, first_url, tmp_path / "first.log")
-            wait_healthy(second, second_url, tmp_path / "second.log")
-            one = RunningBot(first_url, slack, None, sheet)  # type: ignore[arg-type]
-            other = RunningBot(second_url, slack, None, sheet)  # type: ignore[arg-type]
+        with (
+            serve_http(env, tmp_path / "first.log", wait=False) as first,
+            serve_http(env, tmp_path / "second.log", wait=False) as second,
+        ):
+            first.wait_healthy()
+            second.wait_healthy()
+            one = RunningBot(first.url, slack, None, sheet)  # type: ignore[arg-type]
+            other = RunningBot(second.url, slack, None, sheet)  # type: ignore[arg-type]
             assert one.mention("一覧", event_id="EvTwice").status_code == 200
             retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
             assert other.mention("一覧", event_id="EvTwice", headers=retry).status_code == 200
             slack.wait_for(1, "chat.postMessage", timeout=15)
             time.sleep(1.5)
             assert len(slack.messages("chat.postMessage")) == 1
-        finally:
-            for process in (first, second):
-                process.terminate()
-                try:
-                    process.wait(10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
