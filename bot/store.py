@@ -105,11 +105,7 @@ class Ledger:
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(url, future=True)
-        try:
-            metadata.create_all(self.engine)
-        except (OperationalError, ProgrammingError, IntegrityError):
-            # Another process created the table between the check and the CREATE.
-            metadata.create_all(self.engine)
+        _create_tables(self.engine)
         self._add_missing_columns()
 
     def _add_missing_columns(self) -> None:
@@ -338,6 +334,25 @@ def _replay_pragmas(connection: Any, _: Any) -> None:
     cursor.close()
 
 
+def _create_tables(engine: Engine, *tables: Table) -> None:
+    """CREATE TABLE IF NOT EXISTS for kpibot's tables (all of them when none is named),
+    beside other processes doing the same: the loser of a race between the check and the
+    CREATE gets "already exists" (or, on PostgreSQL, a unique violation in pg_type); the
+    table is then there, or being made, and the next look finds it. Several processes at
+    once can make one lose more than once."""
+    for attempt in range(_CREATE_TRIES):
+        try:
+            metadata.create_all(engine, tables=list(tables) or None, checkfirst=True)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError):
+            if attempt == _CREATE_TRIES - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
+_CREATE_TRIES = 5
+
+
 class Replays:
     """What was already acted on, for REPLAY_WINDOW, in the shared database: a replayed
     signed request, or a Slack retry that reaches another `serve` process, finds its key
@@ -361,11 +376,7 @@ class Replays:
         self._next_sweep = dt.datetime.min.replace(tzinfo=dt.UTC)
 
     def _create(self) -> None:
-        try:
-            replay_table.create(self.engine, checkfirst=True)
-        except (OperationalError, ProgrammingError, IntegrityError):
-            # Another process created the table between the check and the CREATE.
-            replay_table.create(self.engine, checkfirst=True)
+        _create_tables(self.engine, replay_table)
         self._created = True
 
     def first_time(self, key: str, now: dt.datetime | None = None) -> bool:
