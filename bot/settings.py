@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from platformdirs import user_data_path
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rules.rulesets import RULESETS
@@ -54,7 +56,7 @@ class Settings(BaseSettings):
     kpibot_addon_wait: float = Field(
         20.0, gt=0, le=50, description="seconds a sync may take before it goes on in the background"
     )
-    kpibot_reminder_time: str = Field("09:00", pattern=r"^([01]?\d|2[0-3]):[0-5]\d$")
+    kpibot_reminder_time: str = "09:00"
     kpibot_remind_all_clear: bool = False
     # A claimed reminder is someone else's to look up and resend only after this long: more
     # than a post can take (the time-out and Slack's Retry-After waits).
@@ -107,6 +109,13 @@ class Settings(BaseSettings):
             raise ValueError("KPIBOT_THRESHOLD_FAIL は KPIBOT_THRESHOLD_HIT 以下にしてください")
         return self
 
+    @field_validator("kpibot_reminder_time")
+    @classmethod
+    def _time_of_day(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value.strip()):
+            raise ValueError(f"「{value}」を時刻として読めません。24時間制の 時:分 で（例: 09:00）")
+        return value.strip()
+
     @field_validator("kpibot_ruleset")
     @classmethod
     def _known_ruleset(cls, value: str) -> str:
@@ -122,9 +131,39 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as error:
         lines = []
         for issue in error.errors():
-            message = str(issue["msg"]).removeprefix("Value error, ")
+            message = _in_japanese(issue)
             if issue["loc"]:
                 lines.append(f"設定 {str(issue['loc'][0]).upper()} が正しくありません: {message}")
             else:
                 lines.append(f"設定が正しくありません: {message}")
         raise SettingsError("\n".join(lines)) from None
+
+
+def _in_japanese(issue: ErrorDetails) -> str:
+    """pydantic's own words (「Input should be a valid decimal」) for a value someone typed
+    into an environment variable, said in Japanese with the value quoted. Our validators'
+    messages are Japanese already."""
+    kind, context = issue["type"], issue.get("ctx", {})
+    typed = issue.get("input")
+    quoted = f"「{typed}」は" if isinstance(typed, str) else ""
+    if kind == "value_error":
+        return str(context.get("error", issue["msg"]))
+    if kind in ("decimal_parsing", "float_parsing", "decimal_type", "float_type"):
+        return f"{quoted}数値として読めません（例: 100）"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"{quoted}整数として読めません"
+    if kind in ("bool_parsing", "bool_type"):
+        return f"{quoted}真偽値として読めません（true か false）"
+    if kind == "literal_error":
+        choices = str(context.get("expected", "")).replace("'", "").replace(" or ", "、")
+        return f"{quoted}使えません。使えるのは {choices.replace(', ', '、')} です"
+    limit = {
+        "greater_than": ("gt", "より大きい値"),
+        "greater_than_equal": ("ge", "以上の値"),
+        "less_than": ("lt", "より小さい値"),
+        "less_than_equal": ("le", "以下の値"),
+    }
+    if kind in limit:
+        key, words = limit[kind]
+        return f"{typed} は範囲外です。{context.get(key)} {words}にしてください"
+    return str(issue["msg"])

@@ -160,3 +160,32 @@ def test_a_note_in_excels_last_column_stops_the_sync_instead_of_writing_past_xfd
     err = capsys.readouterr().err
     assert "XFD 列まで使われているため" in err and "Traceback" not in err
     assert path.read_bytes() == before  # nothing written past Excel's last column
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("KPIBOT_THRESHOLD_HIT", "abc", "「abc」は数値として読めません"),
+        ("KPIBOT_THRESHOLD_HIT", "0", "0 は範囲外です。0 より大きい値にしてください"),
+        ("KPIBOT_THRESHOLD_FAIL", "2000", "2000 は範囲外です。1000 以下の値にしてください"),
+        ("KPIBOT_REMINDER_TIME", "25:00", "「25:00」を時刻として読めません"),
+        ("KPIBOT_ROUNDING", "up", "「up」は使えません。使えるのは truncate、half_up です"),
+        ("KPIBOT_REMIND_ALL_CLEAR", "maybe", "「maybe」は真偽値として読めません"),
+        ("KPIBOT_SHEETS_MAX_TRIES", "1.5", "「1.5」は整数として読めません"),
+        ("KPIBOT_THRESHOLD_FAIL", "120", "KPIBOT_THRESHOLD_HIT 以下にしてください"),
+    ],
+)
+def test_a_wrong_setting_is_one_japanese_line_naming_it(
+    name: str, value: str, says: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pydantic's English (「Input should be a valid decimal」, a regex) reached the user."""
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    message = str(raised.value)
+    assert says in message and "\n" not in message, message
+    assert "should" not in message and "pattern" not in message
+
+
+def test_a_reminder_time_with_spaces_is_read() -> None:
+    assert load_settings(kpibot_reminder_time=" 8:30 ").kpibot_reminder_time == "8:30"
