@@ -64,6 +64,30 @@ def _refuse(path: Path, why: str) -> SheetError:
     return SheetError(f"{path.name} を読み込みません: {why}", str(path))
 
 
+# The first bytes of an OLE2 compound file: an old .xls, or an .xlsx saved with a password
+# (Excel encrypts the whole package into one), both common in a city hall's shared folder.
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def not_a_workbook(path: Path, error: BaseException) -> SheetError:
+    """One line for a file that is not an .xlsx package, saying what it probably is."""
+    try:
+        with path.open("rb") as file:
+            start = file.read(len(OLE2_MAGIC))
+    except OSError:
+        start = b""
+    if start == OLE2_MAGIC:
+        why = (
+            "パスワードで保護されているか、古い .xls 形式です。"
+            "パスワードを外し、Excel で「Excel ブック (*.xlsx)」として保存し直してください。"
+        )
+    elif isinstance(error, zipfile.BadZipFile):
+        why = "中身が zip 形式でないか、途中で切れています。Excel で開いて保存し直してください。"
+    else:
+        why = f"{error}。"
+    return SheetError(f"{path.name} を .xlsx ファイルとして開けません: {why}", str(path))
+
+
 def check_csv(path: Path) -> None:
     """A CSV no larger than a KPI sheet can be: bytes, and rows × fields as counted."""
     try:
@@ -97,9 +121,7 @@ def check_workbook(path: Path) -> None:
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError) as error:
         if isinstance(error, FileNotFoundError):
             return
-        raise SheetError(
-            f"{path.name} を .xlsx ファイルとして開けません（{error}）。", str(path)
-        ) from error
+        raise not_a_workbook(path, error) from error
     except NotImplementedError as error:  # a compression method zipfile does not know
         raise _refuse(path, f"この圧縮形式は読めません（{error}）。") from error
 

@@ -15,7 +15,7 @@ import openpyxl
 
 from sheets import xlsx
 from sheets.backend import ConcurrentEditError, SheetError, WorkbookSnapshot, apply_writes
-from sheets.limits import READ_ERRORS, check_csv, check_workbook
+from sheets.limits import READ_ERRORS, check_csv, check_workbook, not_a_workbook
 from sheets.replace import current_version, read_versioned, replace_checked
 from sheets.schema import (
     KPIBOT_SUFFIX_JA,
@@ -75,9 +75,7 @@ class XlsxBackend:
         except FileNotFoundError as error:
             raise SheetError(f"ファイル {self.path} が見つかりません。", str(self.path)) from error
         except READ_ERRORS as error:
-            raise SheetError(
-                f"{self.path.name} を .xlsx ファイルとして開けません（{error}）。", str(self.path)
-            ) from error
+            raise not_a_workbook(self.path, error) from error
         return WorkbookSnapshot(
             self.path.stem, str(self.path), tabs, version, marks=marks, merged=merged
         )

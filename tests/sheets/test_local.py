@@ -14,6 +14,7 @@ from bot import services
 from rules.achievement import Rounding
 from rules.rulesets import RULESETS
 from sheets.backend import ConcurrentEditError, SheetError, WorkbookSnapshot
+from sheets.limits import OLE2_MAGIC
 from sheets.local import CsvBackend, XlsxBackend, open_local
 from sheets.schema import WriteSet
 from tests.conftest import kanagawa_rows, read_xlsx, write_xlsx
@@ -240,7 +241,9 @@ def test_csv_summary_keeps_formula_like_names_inert(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "content", "words"),
     [
-        ("broken.xlsx", b"not a zip file", ".xlsx ファイルとして開けません"),
+        ("broken.xlsx", b"not a zip file", "中身が zip 形式でないか、途中で切れています"),
+        # Excel's "password to open" turns the package into an OLE2 file, as old .xls files are
+        ("locked.xlsx", OLE2_MAGIC + bytes(504), "パスワードで保護されているか、古い .xls 形式"),
         ("missing.xlsx", None, "見つかりません"),
         ("bad.csv", b"\xff\xfe\x00\x81\x00", "文字コード"),
     ],
@@ -254,6 +257,16 @@ def test_unreadable_files_are_clear_errors(
     with pytest.raises(SheetError) as caught:
         open_local(str(path)).read()
     assert words in caught.value.message
+    assert "zip file" not in caught.value.message  # zipfile's English stays in the log
+
+
+def test_a_cut_off_workbook_is_one_japanese_line(tmp_path: Path) -> None:
+    path = tmp_path / "cut.xlsx"
+    path.write_bytes(_decorated_workbook(tmp_path / "whole.xlsx").read_bytes()[:3000])
+    with pytest.raises(SheetError) as caught:
+        open_local(str(path)).read()
+    assert caught.value.message.startswith("cut.xlsx を .xlsx ファイルとして開けません: ")
+    assert "\n" not in caught.value.message and "zip file" not in caught.value.message
 
 
 def test_unknown_file_types_are_refused() -> None:
