@@ -22,7 +22,7 @@ from rules.achievement import Rounding
 from rules.rulesets import RULESETS
 from sheets.backend import SheetError
 from sheets.local import CsvBackend, XlsxBackend
-from sheets.replace import TEMP_PREFIX
+from sheets.replace import TEMP_PREFIX, folder_lock
 
 NAIKAKUFU = RULESETS["naikakufu"]
 
@@ -99,9 +99,11 @@ def test_a_save_during_the_write_window_is_never_lost(tmp_path: Path) -> None:
             scratch.write_bytes(data)
             os.replace(scratch, path)
             time.sleep(0.002 + (number % 5) * 0.003)
-            seen = marker_of(path)
-            if seen != marker:  # kpibot may be between its swap and its swap-back
-                time.sleep(0.05)
+            # kpibot may be between its swap and its swap-back, which it does holding the
+            # folder's lock: once the lock is free, the person's save must be in place. (A
+            # grace time instead of the lock failed on a loaded machine: a thread can be
+            # descheduled for longer than any fixed wait.)
+            with folder_lock(path.parent):
                 seen = marker_of(path)
             if seen != marker:
                 lost.append(f"{marker} → {seen}")
