@@ -122,6 +122,8 @@ _MULTIPLE_VALUES = (
     "「{raw}」には複数の値が入っているようです。1つのセルには1つの値だけを入力してください。"
 )
 _DIGIT = re.compile(r"\d")
+# 1.23457E+11: how Excel saves a long number in the 標準 format to a CSV (digits are lost)
+_EXPONENT = re.compile(r"[eE][+-]?\d+$")
 _SPACES = re.compile(r"\s+")
 
 
@@ -242,6 +244,11 @@ def read_text(text: str, raw: str) -> Value | Problem:
     digits = number_match.group(0).replace(",", "").replace(" ", "")
     rest = text[number_match.end() :].strip()
     if _DIGIT.search(rest):
+        if _EXPONENT.match(rest):
+            return Problem(
+                f"「{raw}」は指数表記で、桁が丸められているかもしれません。元の数値を入力して"
+                "ください（Excel が長い数値を CSV に保存するとこうなります）。"
+            )
         return Problem(_MULTIPLE_VALUES.format(raw=raw))
     try:
         number = Decimal(digits)
@@ -407,6 +414,7 @@ def cell_text(cell: Cell) -> str:
         return cell.strip()
     if cell is None:
         return ""
-    if isinstance(cell, float) and cell.is_integer():  # int(cell) raises for NaN and inf
+    if isinstance(cell, float) and cell.is_integer() and abs(cell) < 1e18:
+        # not NaN and inf (int() raises), nor 1e308 (309 digits in a table)
         return str(int(cell))
     return str(cell).strip()

@@ -14,7 +14,14 @@ from rules.evaluate import evaluate
 from rules.models import Field, RateStatus, RawRow
 from rules.rulesets import RULESETS
 from rules.validate import validate_row
-from rules.values import Problem, Value, format_number, parse_fiscal_year, parse_value
+from rules.values import (
+    Problem,
+    Value,
+    cell_text,
+    format_number,
+    parse_fiscal_year,
+    parse_value,
+)
 
 
 @pytest.mark.parametrize(
@@ -88,6 +95,14 @@ def test_a_huge_reported_rate_is_a_warning_not_a_crash() -> None:
 def test_format_number_never_needs_int() -> None:
     assert format_number(Decimal("1E+5000")) == "1" + "0" * 2 + ",000" * 1666
     assert format_number(Decimal("12345.6")) == "12,345.6"
+
+
+@pytest.mark.parametrize(
+    ("cell", "shown"), [(1e308, "1e+308"), (-1e18, "-1e+18"), (2023.0, "2023")]
+)
+def test_a_huge_whole_number_cell_is_shown_short(cell: float, shown: str) -> None:
+    """A 1e308 cell was printed as 309 digits in `check`'s table and the draft CSV."""
+    assert cell_text(cell) == shown
 
 
 def test_a_huge_decimal_year_is_a_message_at_once() -> None:

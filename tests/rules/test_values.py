@@ -96,6 +96,9 @@ def test_blank_cells_are_empty(typed: str | None) -> None:
         ("たくさん", "数値として読めません"),
         ("+", "数値がありません"),
         ("=SUM(A1:A3)", "数式"),
+        # what Excel writes into a CSV for a long number in the 標準 format: digits are lost
+        ("1.23457E+11", "指数表記"),
+        ("1e308", "指数表記"),
     ],
 )
 def test_unreadable_cells_are_problems_not_guesses(typed: str, words: str) -> None:
