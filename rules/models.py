@@ -71,12 +71,14 @@ class Severity(Enum):
 class RowProblem(msgspec.Struct, frozen=True, gc=False):
     """One thing wrong with one cell (or row, when column is empty), for the 検証 column."""
 
-    row: int  # 1-based sheet row number, as a person sees it
+    row: int  # 1-based sheet row number, as a person sees it; 0 for the tab as a whole
     column: str  # the header text of the column, or "" for the whole row
     message: str
     severity: Severity = Severity.ERROR
 
     def describe(self) -> str:
+        if not self.row:  # 「評価」タブは人が作ったタブなので…: no row to point at
+            return self.message
         where = f"{self.row}行目" + (f"「{self.column}」" if self.column else "")
         return f"{where}: {self.message}"
 

@@ -592,7 +592,7 @@ def summary_notice(changes: WriteSet) -> RowProblem | None:
     if changes.summary_tab == SUMMARY_TAB:
         return None
     return RowProblem(
-        changes.header_row,
+        0,
         "",
         f"「{SUMMARY_TAB}」タブは人が作ったタブなので触れません。"
         f"kpibot の集計は「{changes.summary_tab}」タブに書きます。",
@@ -729,7 +729,7 @@ def read_deadlines(grid: Grid) -> tuple[list[Deadline], list[RowProblem]]:
     if not header and grid:
         return [], [
             RowProblem(
-                1, "", "期限タブに「名称」「期限」「通知」「チャンネル」の見出しがありません。"
+                0, "", "期限タブに「名称」「期限」「通知」「チャンネル」の見出しがありません。"
             )
         ]
     deadlines: list[Deadline] = []

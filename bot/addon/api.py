@@ -265,7 +265,8 @@ def problem_body(problem: RowProblem, report: Report) -> dict[str, Any]:
     return {
         "row": problem.row,
         "column": problem.column,
-        "a1": f"{column_letters(col)}{problem.row}",
+        # a problem of the whole tab (row 0) selects its first cell
+        "a1": f"{column_letters(col)}{problem.row}" if problem.row else "A1",
         "message": problem.message,
         "severity": problem.severity.value,
     }

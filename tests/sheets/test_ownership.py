@@ -112,6 +112,9 @@ def test_an_office_layout_keeps_every_persons_cell_and_tab(tmp_path: Path) -> No
     messages = " ".join(p.message for p in report.problems)
     assert "「評価（kpibot）」タブに書きます" in messages
     assert "「達成率（kpibot）」列に書きます" in messages
+    # about the tab, so `check` names no row (it said 「1行目:」, a row nobody meant)
+    [tab_notice] = [p.describe() for p in report.problems if "タブに書きます" in p.message]
+    assert tab_notice.startswith("「評価」タブは人が作ったタブ"), tab_notice
 
     after_first = path.read_bytes()
     again = sync(XlsxBackend(path))

@@ -9,6 +9,7 @@ from sheets.schema import (
     Owned,
     SchemaError,
     kpi_tab_name,
+    read_deadlines,
     read_kpi_table,
     summary_tab_name,
 )
@@ -160,3 +161,9 @@ def test_a_report_s_circled_column_numbers_are_not_part_of_the_header() -> None:
     table = read_kpi_table(grid, "KPI")
     assert table.columns[Field.PROJECT] == 2 and table.columns[Field.ACTUAL] == 5
     assert table.columns[Field.JUDGED_RATING] == 6 and table.columns[Field.NEXT_STEP] == 7
+
+
+def test_a_deadline_tab_without_its_headers_is_said_of_the_tab_not_of_row_1() -> None:
+    deadlines, [problem] = read_deadlines([["実績の締切", "2026/12/1"]])
+    assert not deadlines
+    assert problem.describe().startswith("期限タブに「名称」「期限」"), problem.describe()
