@@ -94,6 +94,18 @@ def validate_row(raw: RawRow) -> tuple[KpiRow | None, list[RowProblem]]:
         problem(Field.FISCAL_YEAR, year.message)
     if not project or not isinstance(year, int):
         return None, problems
+    for field, cell in (
+        (Field.PROJECT, raw.project),
+        (Field.DEPARTMENT, raw.department),
+        (Field.KPI_NAME, raw.kpi_name),
+    ):
+        if type(cell) is str and cell.startswith("="):  # no saved result: the formula shows
+            problem(
+                field,
+                f"{field.value}が数式「{cell[:40]}」のままです（計算結果がファイルに保存されて"
+                "いません）。表計算ソフトで開いて保存し直してください。",
+                Severity.WARNING,
+            )
 
     kpi_no = parse_kpi_number(raw.kpi_no)
     if isinstance(kpi_no, Problem):

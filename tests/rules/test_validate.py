@@ -41,6 +41,16 @@ def test_two_values_in_one_cell_is_an_error_naming_row_and_column() -> None:
     )
 
 
+def test_a_name_that_is_a_formula_without_its_result_is_a_warning() -> None:
+    """A workbook saved by a program that does not calculate (openpyxl, a script) has no
+    result for =G2&"事業": the formula used to become the project's name without a word."""
+    [(column, message, severity)] = messages(row(project='=G2&"事業"'))
+    assert column == "事業名" and severity is Severity.WARNING
+    assert message.startswith('事業名が数式「=G2&"事業"」のままです')
+    [(column, message, _)] = messages(row(kpi_name="=B3"))
+    assert column == "KPI名" and "数式「=B3」のまま" in message
+
+
 def test_missing_target_is_reported_as_not_entered() -> None:
     assert messages(row(target="")) == [("目標値", "目標値が未入力です。", Severity.WARNING)]
 
