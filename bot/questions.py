@@ -143,6 +143,9 @@ _ENGLISH_WORD = re.compile(r"[a-z][a-z']*")
 _BASE_WORDS = ("評価", "結果", "状況", "達成率", "様子", "事業", "プロジェクト", "kpi")
 
 
+SUGGEST_SCORE = 70  # rapidfuzz partial_ratio, 0–100
+
+
 def _clean(text: str) -> str:
     """The question without mentions, emoji and control characters, NFKC-normalised."""
     text = _MENTION.sub(" ", text)
@@ -423,7 +426,9 @@ class _Names:
         second = ranked[1][1] if len(ranked) > 1 else 0.0
         if best >= 80 and best - second >= 8:
             return FUZZY, [self.names[best_index]]
-        return NONE, [self.names[i] for i, _ in ranked[:3]]
+        # Offered as 「もしかして」 only when close: a name that merely shares a few letters
+        # with 「今日の天気」 or "weather" helps nobody; the examples of questions do.
+        return NONE, [self.names[i] for i, score in ranked[:3] if score >= SUGGEST_SCORE]
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,17 @@ def test_an_unknown_name_gets_no_guess() -> None:
     assert result.kind is AnswerKind.NOT_FOUND
 
 
+def test_a_question_about_something_else_gets_examples_not_far_fetched_names() -> None:
+    """"what is the weather" was answered 「もしかして: テレワークによる…」 (a few shared
+    letters of romaji); examples of questions help more."""
+    index = ProjectIndex(evaluation().projects)
+    result = answer("what is the weather", evaluation(), index)
+    assert result.kind is AnswerKind.NOT_FOUND and not result.names
+    assert result.examples
+    close = answer("三浦半島魅力進化ぷろじぇくと推進", evaluation(), index)
+    assert close.kind is AnswerKind.PROJECT or any("三浦半島" in n for n in close.names)
+
+
 @pytest.mark.parametrize(
     "text", ["?", "！！！", "'; DROP TABLE kpi; --", "a" * 5000, "\x00\x1b[31m", "評価"]
 )
