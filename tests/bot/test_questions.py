@@ -105,13 +105,22 @@ def test_an_unknown_name_gets_no_guess() -> None:
 
 
 def test_a_question_about_something_else_gets_examples_not_far_fetched_names() -> None:
-    """"what is the weather" was answered 「もしかして: テレワークによる…」 (a few shared
+    """ "what is the weather" was answered 「もしかして: テレワークによる…」 (a few shared
     letters of romaji); examples of questions help more."""
-    index = ProjectIndex(evaluation().projects)
-    result = answer("what is the weather", evaluation(), index)
-    assert result.kind is AnswerKind.NOT_FOUND and not result.names
+    names = [
+        "テレワークによる新しい働き方の普及を契機とした移住・定住の更なる促進",
+        "三浦半島魅力深化プロジェクト推進事業",
+    ]
+    rows = [
+        RawRow.of(i, {Field.FISCAL_YEAR: "令和5年度", Field.PROJECT: name, Field.TARGET: "10"})
+        for i, name in enumerate(names, start=2)
+    ]
+    projects = evaluate(rows, RULESETS["naikakufu"], Rounding.TRUNCATE)
+    index = ProjectIndex(projects.projects)
+    result = answer("what is the weather", projects, index)
+    assert result.kind is AnswerKind.NOT_FOUND and not result.names, result.names
     assert result.examples
-    close = answer("三浦半島魅力進化ぷろじぇくと推進", evaluation(), index)
+    close = answer("三浦半島魅力進化プロジェクト推", projects, index)
     assert close.kind is AnswerKind.PROJECT or any("三浦半島" in n for n in close.names)
 
 
