@@ -838,23 +838,32 @@ _COL = re.compile(rf"<{_TAG}col\b([^>]*?)/?>")
 def _with_widths(text: str, prefix: str, widths: Mapping[int, float]) -> str:
     block = _COLS.search(text)
     covered: set[int] = set()
+    starts: list[tuple[int, int]] = []  # (min, where its <col> starts) of each existing one
     if block is not None:
-        for attrs in _COL.findall(block.group(1)):
-            found = dict(_ATTR.findall(attrs))
+        for existing in _COL.finditer(text, block.start(1), block.end(1)):
+            found = dict(_ATTR.findall(existing.group(1)))
             first, last = int(found.get("min", "0")), int(found.get("max", "0"))
             covered.update(c for c in widths if first <= c <= last)
-    new = "".join(
-        f'<{prefix}col min="{col}" max="{col}" width="{width}" customWidth="1"/>'
+            starts.append((first, existing.start()))
+    added = [
+        (col, f'<{prefix}col min="{col}" max="{col}" width="{width}" customWidth="1"/>')
         for col, width in sorted(widths.items())
         if col not in covered
-    )
-    if not new:
+    ]
+    if not added:
         return text
     if block is not None:
-        # <col> elements are kept in column order: the new ones are right of every used
-        # cell, so right of every existing <col> that matters; an existing range that
-        # reaches past them already covers them (skipped above).
-        return text[: block.end(1)] + new + text[block.end(1) :]
+        # Excel wants <col> elements in column order: a person may have widened an empty
+        # column that kpibot's new columns go past (a <col> for L, kpibot's J to M), so
+        # each new one goes before the first existing one right of it.
+        pieces: list[str] = []
+        cut = 0
+        for col, element in added:
+            where = next((start for first, start in starts if first > col), block.end(1))
+            pieces += [text[cut:where], element]
+            cut = where
+        return "".join(pieces) + text[cut:]
+    new = "".join(element for _, element in added)
     at = re.search(rf"<{_TAG}sheetData\b", text)
     assert at is not None
     return text[: at.start()] + f"<{prefix}cols>{new}</{prefix}cols>" + text[at.start() :]
