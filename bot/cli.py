@@ -227,7 +227,7 @@ def _check(app: Services) -> int:
 
 def _publish(app: Services, out: Path, year: str | None, draft: bool) -> int:
     from bot.publish.document import NotReady, PublishError
-    from bot.publish.files import publish  # jinja2 and pygal: only here
+    from bot.publish.files import publish  # jinja2 and pypdf: only here
 
     try:
         done = publish(
