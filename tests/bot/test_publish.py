@@ -9,9 +9,9 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
-import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -138,19 +138,29 @@ def test_the_html_report_has_no_axe_core_violations(published: Path) -> None:
 
 
 def _pdf_pages(path: Path) -> list[str]:
+    """Each page's text as a PDF reader extracts it: no Unicode normalisation, so a kanji
+    written back as a look-alike code point (a Kangxi radical) fails the tests as it fails
+    search and copy in a reader."""
     from pypdf import PdfReader
 
-    # Noto Sans CJK gives one glyph to a kanji and its radical code point (目 and ⽬ U+2F6C),
-    # and Chromium's PDF maps the glyph back to the radical: a text extractor reads ⽬.
-    # NFKC undoes the Kangxi radicals; the CJK radicals supplement has no decomposition,
-    # so the two that occur in the reference names are mapped by hand.
-    return [
-        unicodedata.normalize("NFKC", page.extract_text()).translate(_RADICALS)
-        for page in PdfReader(path).pages
-    ]
+    return [page.extract_text() for page in PdfReader(path).pages]
 
 
-_RADICALS = str.maketrans({"⺠": "民", "⻄": "西", "‧": "・"})
+# Kangxi radicals and the CJK radicals supplement: look-alikes of kanji (⽇ for 日) that a
+# font sharing one glyph between them made Chromium's PDF give back.
+RADICALS = re.compile("[\u2e80-\u2eff\u2f00-\u2fdf]")
+
+
+def test_the_pdf_text_is_the_characters_written(published: Path) -> None:
+    pages = _pdf_pages(next(published.glob("*.pdf")))
+    text = "".join(pages)
+    assert RADICALS.findall(text) == []
+    whole = "".join(text.split())  # names wrap in table cells
+    projects, _, _ = _published_reference()
+    for name in projects:
+        assert name in whole
+    for word in ("日", "月", "年度", "目標値", "市町村", "県民", "県西地域", "人数"):
+        assert word in text, word
 
 
 def test_the_pdf_has_the_summary_then_one_numbered_page_per_project(published: Path) -> None:
