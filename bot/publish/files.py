@@ -9,6 +9,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,22 +85,26 @@ def publish(
         "xlsx": out / f"{data}.xlsx",
         "pdf": out / f"{stem}.pdf",
     }
-    progress(f"{len(publication.pages)}事業の報告書（HTML）を作っています…")
-    text = render_html(
-        publication, app.rounding, _sheet_name(app.backend.location), now or dt.datetime.now()
-    )
-    _write(paths["html"], lambda p: _write_text(p, text))
-    progress("オープンデータ（CSV・Excel）を書いています…")
-    _write(paths["csv"], lambda p: opendata.write_csv(publication, p))
-    _write(paths["xlsx"], lambda p: opendata.write_xlsx(publication, p))
-    progress("PDF を印刷しています…")
     sheet = _sheet_name(app.backend.location)
     made = now or dt.datetime.now()
 
     def render(sections: Sequence[ProjectPage], front: bool, first: int, total: int) -> str:
         return render_html(publication, app.rounding, sheet, made, sections, front, first, total)
 
-    print_pdf_in_parts(publication, render, paths["pdf"], find_chromium(chromium))
+    # The PDF is printed by Chromium processes while this thread writes the other files:
+    # its printing is most of the time and waits on nothing but the publication.
+    with ThreadPoolExecutor(max_workers=1) as background:
+        progress("PDF を印刷しています…")
+        pdf = background.submit(
+            print_pdf_in_parts, publication, render, paths["pdf"], find_chromium(chromium)
+        )
+        progress(f"{len(publication.pages)}事業の報告書（HTML）を作っています…")
+        text = render_html(publication, app.rounding, sheet, made)
+        _write(paths["html"], lambda p: _write_text(p, text))
+        progress("オープンデータ（CSV・Excel）を書いています…")
+        _write(paths["csv"], lambda p: opendata.write_csv(publication, p))
+        _write(paths["xlsx"], lambda p: opendata.write_xlsx(publication, p))
+        pdf.result()  # PublishError when it could not be printed: the others are written
     return Published(
         publication,
         paths["html"],
