@@ -18,6 +18,7 @@ from xml.etree.ElementTree import ParseError
 from openpyxl.utils.exceptions import InvalidFileException
 
 from sheets.backend import SheetError
+from sheets.xlsx import Bounds
 
 MAX_FILE_BYTES = 100 * 1024 * 1024  # the .xlsx or .csv as stored
 MAX_UNCOMPRESSED_BYTES = 500 * 1024 * 1024  # all members inflated
@@ -106,9 +107,13 @@ def check_csv(path: Path) -> None:
         raise _refuse(path, f"セルが多すぎます（{MAX_CSV_CELLS:,}セルまで）。")
 
 
-def check_workbook(path: Path) -> None:
+def check_workbook(path: Path, sheets: bool = True) -> None:
     """Refuse, before loading, an .xlsx/.xlsm whose size is out of proportion or whose
-    parts are broken. Raises SheetError; a missing file is left to the reader."""
+    parts are broken. Raises SheetError; a missing file is left to the reader.
+
+    sheets=False leaves the worksheets' XML (all but their compression ratio) to a reader
+    that checks each one as it reads it, with check_sheet_xml and SHEET_BOUNDS: one pass
+    over the largest parts instead of two."""
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -117,7 +122,7 @@ def check_workbook(path: Path) -> None:
         raise _refuse(path, f"{size >> 20} MB あります（{MAX_FILE_BYTES >> 20} MB まで）。")
     try:
         with zipfile.ZipFile(path) as archive:
-            _check_archive(path, archive)
+            _check_archive(path, archive, sheets)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError) as error:
         if isinstance(error, FileNotFoundError):
             return
@@ -126,7 +131,7 @@ def check_workbook(path: Path) -> None:
         raise _refuse(path, f"この圧縮形式は読めません（{error}）。") from error
 
 
-def _check_archive(path: Path, archive: zipfile.ZipFile) -> None:
+def _check_archive(path: Path, archive: zipfile.ZipFile, sheets: bool = True) -> None:
     members = archive.infolist()
     if len(members) > MAX_MEMBERS:
         raise _refuse(path, f"中のファイルが{len(members):,}個あります（{MAX_MEMBERS:,}個まで）。")
@@ -147,7 +152,40 @@ def _check_archive(path: Path, archive: zipfile.ZipFile) -> None:
             member.compress_size, 1
         ):
             raise _refuse(path, f"{member.filename} の圧縮率が異常です（zip爆弾の疑い）。")
+        if not sheets and _is_sheet(member.filename):
+            continue  # the reader checks it (check_sheet_xml, SHEET_BOUNDS)
         inflated += _check_member(path, archive, member, MAX_UNCOMPRESSED_BYTES - inflated)
+
+
+def _is_sheet(name: str) -> bool:
+    return name.startswith("xl/worksheets/") and name.endswith(".xml")
+
+
+# How far a worksheet may reach, for a reader that checks the used area as it reads.
+SHEET_BOUNDS = Bounds(MAX_ROWS, MAX_COLUMNS, MAX_CELLS)
+
+
+def check_sheet_xml(path: Path, member: str, data: bytes) -> None:
+    """check_workbook's checks of one worksheet's XML, which a reader has inflated (its
+    size is bounded by the zip's directory, checked before): both ends, and the area its
+    <dimension> declares. The area its cells use is the reader's to check (SHEET_BOUNDS)."""
+    if len(data) > MAX_UNCOMPRESSED_BYTES:
+        raise _refuse(
+            path, f"展開すると {MAX_UNCOMPRESSED_BYTES >> 20} MB を超えます（zip爆弾の疑い）。"
+        )
+    head = data[:4096]
+    _check_xml_ends(path, member, head, data[-256:])
+    _check_area(path, member, head, 0, set())
+
+
+def area_error(path: Path, member: str, max_row: int, max_column: int) -> SheetError:
+    tab = member.removeprefix("xl/worksheets/")
+    return _refuse(
+        path,
+        f"シート {tab} が {max_row:,}行×{max_column:,}列まで使われています"
+        f"（1シート{MAX_CELLS:,}セル・{MAX_ROWS:,}行まで）。"
+        "使っていない行・列を削除して保存し直してください。",
+    )
 
 
 def _check_member(
@@ -155,7 +193,7 @@ def _check_member(
 ) -> int:
     """Stream one XML member: well-formed at both ends, within the budget, and for a sheet,
     the rows and columns it declares and uses. Returns its inflated size."""
-    sheet = member.filename.startswith("xl/worksheets/") and member.filename.endswith(".xml")
+    sheet = _is_sheet(member.filename)
     head = b""
     tail = b""
     size = 0
@@ -201,16 +239,10 @@ def _check_xml_ends(path: Path, name: str, head: bytes, tail: bytes) -> None:
 
 
 def _check_area(path: Path, name: str, head: bytes, max_row: int, columns: set[bytes]) -> None:
-    tab = name.removeprefix("xl/worksheets/")
     max_column = max((_column_number(letters) for letters in columns), default=0)
     dimension = _DIMENSION.search(head)
     if dimension and dimension.group(3):
         max_column = max(max_column, _column_number(dimension.group(3)))
         max_row = max(max_row, int(dimension.group(4)))
     if max_row > MAX_ROWS or max_column > MAX_COLUMNS or max_row * max_column > MAX_CELLS:
-        raise _refuse(
-            path,
-            f"シート {tab} が {max_row:,}行×{max_column:,}列まで使われています"
-            f"（1シート{MAX_CELLS:,}セル・{MAX_ROWS:,}行まで）。"
-            "使っていない行・列を削除して保存し直してください。",
-        )
+        raise area_error(path, name, max_row, max_column)

@@ -15,7 +15,15 @@ import openpyxl
 
 from sheets import xlsx
 from sheets.backend import ConcurrentEditError, SheetError, WorkbookSnapshot, apply_writes
-from sheets.limits import READ_ERRORS, check_csv, check_workbook, not_a_workbook
+from sheets.limits import (
+    READ_ERRORS,
+    SHEET_BOUNDS,
+    area_error,
+    check_csv,
+    check_sheet_xml,
+    check_workbook,
+    not_a_workbook,
+)
 from sheets.replace import current_version, read_versioned, replace_checked
 from sheets.schema import (
     KPIBOT_SUFFIX_JA,
@@ -63,13 +71,24 @@ class XlsxBackend:
 
     def read(self) -> WorkbookSnapshot:
         try:
-            check_workbook(self.path)  # sheets/limits: refuse a hostile file before loading it
+            # sheets/limits: refuse a hostile file before loading it. The worksheets are
+            # checked as they are read: one pass over the largest parts, not two.
+            check_workbook(self.path, sheets=False)
             data, version = read_versioned(self.path)
             try:
-                book = xlsx.read_workbook(io.BytesIO(data), kpi_tab_name)
+                book = xlsx.read_workbook(
+                    io.BytesIO(data),
+                    kpi_tab_name,
+                    lambda member, raw: check_sheet_xml(self.path, member, raw),
+                    SHEET_BOUNDS,
+                )
                 tabs, marks, merged = book.tabs, book.marks, book.merged
+            except xlsx.AreaExceeded as error:
+                raise area_error(self.path, error.member, error.rows, error.columns) from None
             except xlsx.XlsxFormatError:
-                # Cells or rows without references: valid, but unusual; openpyxl reads them.
+                # Cells or rows without references: valid, but unusual; openpyxl reads them,
+                # once every worksheet has passed all the checks.
+                check_workbook(self.path)
                 tabs = self._load_openpyxl(data)
                 marks, merged = Marks(), ()
         except FileNotFoundError as error:

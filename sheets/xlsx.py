@@ -27,6 +27,7 @@ import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import IO
 from xml.etree import ElementTree
 
@@ -277,11 +278,17 @@ def percent_text(number: float, decimals: int) -> str:
     return f"{percent:.{max(shown, decimals)}f}%"
 
 
-# The usual cell, as Excel, LibreOffice and openpyxl write it: r, then s, then t.
+# The usual cell, as Excel, LibreOffice and openpyxl write it: r, then s, then t; then
+# its content: a value alone (a number, a shared string's index), an inline string of one
+# run, or anything else (a formula, rich text), read the general way.
 _FAST_CELL = re.compile(
     r'<c r="([A-Z]{1,3})(\d+)"(?: s="(\d*)")?(?: t="(\w*)")?((?:\s+[\w:]+="[^"]*")*)\s*'
-    r"(?:/>|>([^<]*(?:<(?!/c>)[^<]*)*)</c>)",  # (.*?)</c>, unrolled: faster
+    r"(?:/>|>(?:<v>([^<]*)</v>"
+    r'|<is><t(?: xml:space="preserve")?>([^<]*)</t></is>'
+    r"|([^<]*(?:<(?!/c>)[^<]*)*))</c>)",  # (.*?)</c>, unrolled: faster
 )
+# (column letters, row, s, t, other attributes, value, inline text, other content)
+_Cell = tuple[str, str, str, str, str, str, str, str]
 
 
 _CHUNK = 1 << 20
@@ -298,26 +305,60 @@ def _chunks(body: str) -> Iterator[str]:
         start = end
 
 
-def _all_cells(body: str) -> Iterator[tuple[str, str, str, str, str, str]]:
+def _all_cells(body: str) -> Iterator[_Cell]:
     for chunk in _chunks(body):
         yield from _cells(chunk)
 
 
-def _cells(body: str) -> list[tuple[str, str, str, str, str, str]]:
-    """(column letters, row, s, t, other attributes, inner XML) of every cell."""
-    fast = _FAST_CELL.findall(body)
-    if len(fast) == body.count("<c ") and "<c>" not in body:
+def _cells(body: str) -> list[_Cell]:
+    """Every cell of a piece of sheetData."""
+    fast: list[_Cell] = _FAST_CELL.findall(body)
+    if len(fast) == body.count("<c ") and "<c>" not in body and ":c " not in body:
         return fast
-    found = []  # a namespace prefix, cells without a reference: the general way
+    found: list[_Cell] = []  # a namespace prefix, cells without a reference: the general way
     for attrs, inner in _CELL.findall(body):
         values = dict(_ATTR.findall(attrs))
         ref = _REF_CELL.match(values.get("r", ""))
         if ref is None:
             raise XlsxFormatError("a cell without a reference")
         found.append(
-            (ref.group(1), ref.group(2), values.get("s", ""), values.get("t", ""), "", inner)
+            (
+                ref.group(1),
+                ref.group(2),
+                values.get("s", ""),
+                values.get("t", ""),
+                "",
+                "",
+                "",
+                inner,
+            )
         )
     return found
+
+
+class AreaExceeded(Exception):
+    """A worksheet uses more rows, columns or cells than kpibot reads (sheets.limits)."""
+
+    def __init__(self, rows: int, columns: int, member: str = "") -> None:
+        super().__init__(f"{member}: {rows} rows × {columns} columns")
+        self.rows = rows
+        self.columns = columns
+        self.member = member
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """How far a worksheet may reach: checked while its cells are read, so that a cell at
+    XFD1048576 is refused before a million empty rows are made for it."""
+
+    rows: int = 1 << 62
+    columns: int = 1 << 62
+    cells: int = 1 << 62
+
+
+_COLUMN_OF: dict[str, int] = {}  # column letters → number, for the letters seen so far
+_PLAIN, _PERCENT, _DATE = 0, 1, 2
+_TEXT_KINDS = frozenset({"s", "str", "e", "b", "d"})  # the other cell types are numbers
 
 
 def read_sheet(
@@ -325,80 +366,116 @@ def read_sheet(
     shared: list[str],
     styles: Styles,
     date1904: bool,
+    bounds: Bounds | None = None,
 ) -> tuple[Grid, tuple[tuple[int, int, int, int], ...]]:
     """A worksheet's cells as a person sees them (the saved result of a formula, a percent
-    as 「73.3%」, a date as a date), and its merged ranges."""
+    as 「73.3%」, a date as a date), and its merged ranges. Raises AreaExceeded when a cell
+    with a value lies beyond `bounds`."""
     grid: Grid = []
+    bounds = bounds or Bounds()
     percent, dates = styles.percent, styles.date
+    style_kinds: dict[str, int] = {}  # a cell's s="…" → plain, percent or date
     epoch = CALENDAR_MAC_1904 if date1904 else CALENDAR_WINDOWS_1900
     body = ""
+    body_end = 0
     start = data.find("sheetData")
     if start >= 0:
         open_end = data.index(">", start)
+        body_end = open_end
         if data[open_end - 1] != "/":  # not <sheetData/>
-            body = data[open_end + 1 : data.find("sheetData>", open_end)]
-    for letters, row_text, style, kind, extra, inner in _all_cells(body):
+            body_end = data.find("sheetData>", open_end)
+            body = data[open_end + 1 : body_end]
+    column_of = _COLUMN_OF
+    line: list[SheetCell] = []
+    line_row = ""  # the row of `line`, as written in the cells' references
+    widest = 0
+    value: SheetCell
+    for letters, row_text, style, kind, extra, text, inline, inner in _all_cells(body):
         if extra:  # attributes in an unusual order: read them one by one
             found = dict(_ATTR.findall(extra))
             style = style or found.get("s", "")
             kind = kind or found.get("t", "")
-        col = 0
-        for char in letters:
-            col = col * 26 + ord(char) - 64
-        row = int(row_text)
-        ref = letters + row_text
-        value: SheetCell
-        if not inner:
-            continue
-        if kind == "inlineStr":
+        if text:  # <v>…</v> alone: the usual cell
+            if kind == "inlineStr":
+                continue  # an inline string without its text
+        elif inline:
+            if kind != "inlineStr":
+                continue
+            value = html.unescape(inline) if "&" in inline else inline
+            text = ""
+        elif not inner:
+            continue  # no value: an empty or only formatted cell
+        elif kind == "inlineStr":
             value = _text(inner)
         else:
             if inner[:3] == "<v>" and inner[-4:] == "</v>" and "<" not in inner[3:-4]:
-                text: str | None = inner[3:-4] or None  # the usual cell: just a value
+                text = inner[3:-4]
             else:
                 found_value = _VALUE.search(inner)
-                text = found_value.group(1) if found_value and found_value.group(1) else None
-            if kind == "s":
-                if text is None:
-                    continue
-                value = shared[int(text)]
-            elif text is None:
+                text = found_value.group(1) if found_value and found_value.group(1) else ""
+            if not text:
                 formula = _FORMULA.search(inner)
-                if formula is None:
+                if formula is None or kind == "s":
                     continue
                 value = "=" + html.unescape(formula.group(1) or "")
-            elif kind in ("str", "e"):
-                value = html.unescape(text) if "&" in text else text
-            elif kind == "b":
-                value = "TRUE" if text.strip() in ("1", "true") else "FALSE"
-            elif kind == "d":
-                value = dt.datetime.fromisoformat(text)
-                if value.time() == dt.time():
-                    value = value.date()
-            else:
-                number: int | float = int(text) if _INT.match(text) else float(text)
-                if number != number or number in (_INFINITY, -_INFINITY):
-                    # No spreadsheet program writes these; openpyxl refuses them too.
-                    raise ValueError(f"セル {ref} の数値 {text[:20]} は数値として読めません")
-                index = int(style) if style else 0
-                if index in percent:
-                    value = percent_text(number, percent[index])
-                elif index in dates:
+        if text:
+            if kind and kind in _TEXT_KINDS:
+                if kind == "s":
+                    value = shared[int(text)]
+                elif kind == "b":
+                    value = "TRUE" if text.strip() in ("1", "true") else "FALSE"
+                elif kind == "d":
+                    value = dt.datetime.fromisoformat(text)
+                    if value.time() == dt.time():
+                        value = value.date()
+                else:  # str, e: a formula's text result, an error such as #DIV/0!
+                    value = html.unescape(text) if "&" in text else text
+            else:  # a number (no t, or t="n")
+                if text.isdecimal():
+                    number: int | float = int(text)
+                else:
+                    number = int(text) if _INT.match(text) else float(text)
+                    if number != number or number in (_INFINITY, -_INFINITY):
+                        # No spreadsheet program writes these; openpyxl refuses them too.
+                        raise ValueError(
+                            f"セル {letters}{row_text} の数値 {text[:20]} は数値として読めません"
+                        )
+                style_kind = style_kinds.get(style)
+                if style_kind is None:
+                    index = int(style) if style else 0
+                    style_kind = style_kinds[style] = (
+                        _PERCENT if index in percent else _DATE if index in dates else _PLAIN
+                    )
+                if style_kind == _PLAIN:
+                    value = number
+                elif style_kind == _PERCENT:
+                    value = percent_text(number, percent[int(style) if style else 0])
+                else:
                     moment = from_excel(number, epoch)
                     value = moment.date() if moment.time() == dt.time() else moment
-                else:
-                    value = number
         if value == "":
             continue
-        while len(grid) < row:
-            grid.append([])
-        line = grid[row - 1]
+        if row_text != line_row:
+            row = int(row_text)
+            if row > len(grid):
+                if row > bounds.rows or row * widest > bounds.cells:
+                    raise AreaExceeded(row, max(widest, _column_number(letters)))
+                grid.extend([] for _ in range(row - len(grid)))
+            line = grid[row - 1]
+            line_row = row_text
+        col = column_of.get(letters)
+        if col is None:
+            col = column_of[letters] = _column_number(letters)
+        if col > widest:
+            if col > bounds.columns or col * len(grid) > bounds.cells:
+                raise AreaExceeded(len(grid), col)
+            widest = col
         if len(line) < col:
             line.extend([None] * (col - len(line)))
         line[col - 1] = value
     merged = tuple(
         (int(r1), _column_number(c1), int(r2), _column_number(c2))
-        for c1, r1, c2, r2 in _MERGE.findall(data)
+        for c1, r1, c2, r2 in _MERGE.findall(data, body_end)
     )
     return grid, merged
 
@@ -413,7 +490,15 @@ class Workbook:
     package: Package = field(repr=False)
 
 
-def read_workbook(source: IO[bytes], kpi_tab_of: Callable[[list[str]], str]) -> Workbook:
+def read_workbook(
+    source: IO[bytes],
+    kpi_tab_of: Callable[[list[str]], str],
+    check_sheet: Callable[[str, bytes], None] | None = None,
+    bounds: Bounds | None = None,
+) -> Workbook:
+    """Every tab's cells, kpibot's marks and the KPI tab's merged ranges. Each worksheet's
+    XML is passed to `check_sheet` before it is read, and its cells must lie within
+    `bounds` (else AreaExceeded)."""
     with zipfile.ZipFile(source) as archive:
         package = read_package(archive)
         shared = read_shared_strings(archive, package)
@@ -423,8 +508,15 @@ def read_workbook(source: IO[bytes], kpi_tab_of: Callable[[list[str]], str]) -> 
         names = [name for name, _ in package.sheets]
         kpi_tab = kpi_tab_of(names) if names else ""
         for name, member in package.sheets:
-            data = archive.read(member).decode("utf-8")
-            grid, ranges = read_sheet(data, shared, styles, package.date1904)
+            raw = archive.read(member)
+            if check_sheet is not None:
+                check_sheet(member, raw)
+            data = raw.decode("utf-8")
+            del raw
+            try:
+                grid, ranges = read_sheet(data, shared, styles, package.date1904, bounds)
+            except AreaExceeded as error:
+                raise AreaExceeded(error.rows, error.columns, member) from None
             tabs[name] = grid
             if name == kpi_tab:
                 merged = ranges
@@ -432,18 +524,26 @@ def read_workbook(source: IO[bytes], kpi_tab_of: Callable[[list[str]], str]) -> 
 
 
 # -- writing ----------------------------------------------------------------------------
-_ROW_START = re.compile(rf"<{_TAG}row\b([^>]*?)(/?)>")
 _ROW_NUMBER = re.compile(r'\br="(\d+)"')
 _SPANS = re.compile(r'\s+spans="[^"]*"')
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
+_NEEDS_ESCAPE = re.compile("[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def _escape(text: str) -> str:
+    if _NEEDS_ESCAPE.search(text) is None:  # most text: one scan, no copies
+        return text
     text = html.escape(text, quote=False)
     if _INVALID_XML.search(text):
         # What Excel writes for a character XML cannot hold.
         text = _INVALID_XML.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
     return text
+
+
+# Column letters of the columns kpibot writes, computed once each rather than per cell.
+_letters = lru_cache(maxsize=1024)(column_letters)
 
 
 def _attr(value: str) -> str:
@@ -452,10 +552,12 @@ def _attr(value: str) -> str:
 
 def _cell_xml(prefix: str, ref: str, style: str, value: str | int | Decimal | None) -> str:
     s = f' s="{style}"' if style and style != "0" else ""
-    if value is None or value == "":
-        return f'<{prefix}c r="{ref}"{s}/>'
-    if isinstance(value, int | Decimal):
+    if type(value) is not str:
+        if value is None:
+            return f'<{prefix}c r="{ref}"{s}/>'
         return f'<{prefix}c r="{ref}"{s}><{prefix}v>{value}</{prefix}v></{prefix}c>'
+    if not value:
+        return f'<{prefix}c r="{ref}"{s}/>'
     return (
         f'<{prefix}c r="{ref}"{s} t="inlineStr"><{prefix}is><{prefix}t xml:space="preserve">'
         f"{_escape(value)}</{prefix}t></{prefix}is></{prefix}c>"
@@ -597,26 +699,28 @@ def _row_cells(inner: str, prefix: str) -> list[tuple[int, int, int, str]]:
 def _tail_cells(inner: str, prefix: str, first_col: int) -> list[tuple[int, int, int, str]]:
     """The cells of a row from column `first_col` on, found from the row's end: kpibot's
     columns are usually the last ones, so the person's cells are not even looked at."""
-    tag = f'<{prefix}c r="'
-    if inner.count(f"<{prefix}c ") != inner.count(tag) or f"<{prefix}c>" in inner:
-        return [c for c in _row_cells(inner, prefix) if c[0] >= first_col]  # unusual order
+    tag = f"<{prefix}c"
     close = f"</{prefix}c>"
     found: list[tuple[int, int, int, str]] = []
     end_of_search = len(inner)
     while (start := inner.rfind(tag, 0, end_of_search)) >= 0:
-        letters_at = start + len(tag)
-        digits_at = letters_at
-        while "A" <= inner[digits_at] <= "Z":
-            digits_at += 1
-        col = _column_number(inner[letters_at:digits_at])
-        if col < first_col:
-            break
+        end_of_search = start
         head = _CELL_HEAD.match(inner, start)
         if head is None:
-            raise XlsxFormatError("a cell that cannot be read")
+            continue  # another element whose name starts with c
+        attrs = head.group(1)
+        if attrs[:4] == ' r="':
+            ref = attrs[4 : attrs.find('"', 4)]
+        else:
+            ref = dict(_ATTR.findall(attrs)).get("r", "")
+        letters = _REF_CELL.match(ref)
+        if letters is None:
+            raise XlsxFormatError("a cell without a reference")
+        col = _column_number(letters.group(1))
+        if col < first_col:
+            break
         end = head.end() if head.group(2) else inner.index(close, head.end()) + len(close)
-        found.append((col, start, end, head.group(1)))
-        end_of_search = start
+        found.append((col, start, end, attrs))
     found.reverse()
     return found
 
@@ -635,9 +739,9 @@ def edit_sheet(
     new_columns: Mapping[int, float],
     replaced_formulas: list[str] | None = None,
 ) -> list[str]:
-    """The worksheet XML, in pieces to be written one after another, with the cells in `updates` (row → col → value) replaced, every
-    other byte as it was. New header cells take the style of the header cell on their
-    left; new columns get a width."""
+    """The worksheet XML, in pieces to be written one after another, with the cells in
+    `updates` (row → col → value) replaced, every other byte as it was. New header cells
+    take the style of the header cell on their left; new columns get a width."""
     prefix = _prefix_of(data, "worksheet")
     replaced_formulas = [] if replaced_formulas is None else replaced_formulas
     start = data.find("sheetData")
@@ -652,41 +756,57 @@ def edit_sheet(
     body_end = data.index(f"</{prefix}sheetData>", body_start)
     pieces: list[str] = [data[:body_start]]
     pending = sorted(updates)
+    count = len(pending)
     at = body_start
     next_update = 0
     header_style = ""
-    for match in _ROW_START.finditer(data, body_start, body_end):
-        if next_update >= len(pending):
+    row_close = f"</{prefix}row>"
+    close_length = len(row_close)
+    # The rows of this sheet's own prefix: a literal start the regex engine finds fast.
+    rows = re.compile(rf"<{re.escape(prefix)}row\b([^>]*?)(/?)>")
+    for match in rows.finditer(data, body_start, body_end):
+        if next_update >= count:
             break
-        number_match = _ROW_NUMBER.search(match.group(1))
-        if number_match is None:
-            raise XlsxFormatError("a row without a number")
-        row = int(number_match.group(1))
-        while next_update < len(pending) and pending[next_update] < row:
-            pieces.append(data[at : match.start()])
-            at = match.start()
-            missing = pending[next_update]
-            pieces.append(_new_row(prefix, missing, updates[missing], styles, percent_columns, ""))
+        row_attrs = match.group(1)
+        if row_attrs[:4] == ' r="' and (digits := row_attrs[4 : row_attrs.find('"', 4)]).isdigit():
+            row = int(digits)  # the usual row: its number first
+        else:
+            number_match = _ROW_NUMBER.search(row_attrs)
+            if number_match is None:
+                raise XlsxFormatError("a row without a number")
+            row = int(number_match.group(1))
+        wanted = pending[next_update]
+        if wanted > row:
+            continue  # a row kpibot leaves as it is
+        row_start = match.start()
+        while wanted < row:
+            pieces.append(data[at:row_start])
+            at = row_start
+            pieces.append(_new_row(prefix, wanted, updates[wanted], styles, percent_columns, ""))
             next_update += 1
-        if next_update < len(pending) and pending[next_update] == row:
+            if next_update >= count:
+                break
+            wanted = pending[next_update]
+        if wanted == row:
             if match.group(2):  # <row …/>
                 inner, row_end = "", match.end()
             else:
-                row_end = data.index(f"</{prefix}row>", match.end()) + len(f"</{prefix}row>")
-                inner = data[match.end() : row_end - len(f"</{prefix}row>")]
-            first_col = min(updates[row])
+                row_end = data.index(row_close, match.end()) + close_length
+                inner = data[match.end() : row_end - close_length]
+            changes = updates[row]
+            first_col = min(changes)
             if row == header_row:
                 header_style = _left_style(_row_cells(inner, prefix), first_col)
             cells = _tail_cells(inner, prefix, first_col)
-            pieces.append(data[at : match.start()])
+            pieces.append(data[at:row_start])
             pieces.append(
                 _edited_row(
                     prefix,
-                    match.group(1),
+                    row_attrs,
                     row,
                     inner,
                     cells,
-                    updates[row],
+                    changes,
                     styles,
                     percent_columns,
                     header_style if row == header_row else None,
@@ -726,6 +846,27 @@ def _value_style(
     return style
 
 
+def _new_cells(
+    prefix: str,
+    row: int,
+    cols: list[int],
+    changes: Mapping[int, str | Decimal | int],
+    style: str,
+    styles: _StyleBook,
+    percent_columns: set[int],
+) -> str:
+    """The cells of columns `cols` (in order), none of which is in the row yet."""
+    suffix = str(row)
+    parts = []
+    for col in cols:
+        value = changes[col]
+        cell_style = style
+        if col in percent_columns and type(value) is Decimal:
+            cell_style = styles.as_percent(style)
+        parts.append(_cell_xml(prefix, _letters(col) + suffix, cell_style, value))
+    return "".join(parts)
+
+
 def _edited_row(
     prefix: str,
     attrs: str,
@@ -738,39 +879,46 @@ def _edited_row(
     header_style: str | None,
     replaced_formulas: list[str],
 ) -> str:
-    attrs = _SPANS.sub("", attrs)  # an optional hint, no longer right
+    if "spans" in attrs:
+        attrs = _SPANS.sub("", attrs)  # an optional hint, no longer right
+    new_style = header_style or ""
+    todo = sorted(changes)
+    if not cells:  # kpibot's cells are all new, right of the row's last cell: the usual row
+        added = _new_cells(prefix, row, todo, changes, new_style, styles, percent_columns)
+        return f"<{prefix}row{attrs}>{inner}{added}</{prefix}row>"
     parts: list[str] = []
     at = 0
-    todo = sorted(changes)
     index = 0
     for col, start, end, cell_attrs in cells:
         if index >= len(todo):
             break
+        first_new = index
         while index < len(todo) and todo[index] < col:
-            new = todo[index]
-            value = changes[new]
-            new_style = header_style or ""
+            index += 1
+        if index > first_new:
             parts.append(inner[at:start])
             at = start
             parts.append(
-                _cell_xml(
+                _new_cells(
                     prefix,
-                    f"{column_letters(new)}{row}",
-                    _value_style(new, value, new_style, styles, percent_columns),
-                    value,
+                    row,
+                    todo[first_new:index],
+                    changes,
+                    new_style,
+                    styles,
+                    percent_columns,
                 )
             )
-            index += 1
         if index < len(todo) and todo[index] == col:
             value = changes[col]
             style = _style_of(cell_attrs)
             if "<f" in inner[start:end] or ":f" in inner[start:end]:
-                replaced_formulas.append(f"{column_letters(col)}{row}")
+                replaced_formulas.append(f"{_letters(col)}{row}")
             parts.append(inner[at:start])
             parts.append(
                 _cell_xml(
                     prefix,
-                    f"{column_letters(col)}{row}",
+                    f"{_letters(col)}{row}",
                     _value_style(col, value, style, styles, percent_columns),
                     value,
                 )
@@ -778,17 +926,7 @@ def _edited_row(
             at = end
             index += 1
     parts.append(inner[at:])
-    for new in todo[index:]:
-        value = changes[new]
-        new_style = header_style or ""
-        parts.append(
-            _cell_xml(
-                prefix,
-                f"{column_letters(new)}{row}",
-                _value_style(new, value, new_style, styles, percent_columns),
-                value,
-            )
-        )
+    parts.append(_new_cells(prefix, row, todo[index:], changes, new_style, styles, percent_columns))
     return f"<{prefix}row{attrs}>" + "".join(parts) + f"</{prefix}row>"
 
 
@@ -800,16 +938,8 @@ def _new_row(
     percent_columns: set[int],
     style: str,
 ) -> str:
-    cells = "".join(
-        _cell_xml(
-            prefix,
-            f"{column_letters(col)}{row}",
-            _value_style(col, value, style, styles, percent_columns),
-            value,
-        )
-        for col, value in sorted(changes.items())
-        if value != ""
-    )
+    cols = [col for col, value in sorted(changes.items()) if value != ""]
+    cells = _new_cells(prefix, row, cols, changes, style, styles, percent_columns)
     return f'<{prefix}row r="{row}">{cells}</{prefix}row>' if cells else ""
 
 
@@ -871,11 +1001,15 @@ def _with_widths(text: str, prefix: str, widths: Mapping[int, float]) -> str:
 
 def summary_sheet_xml(grid: Grid) -> str:
     rows = []
+    letters = [_letters(c) for c in range(1, max(map(len, grid), default=0) + 1)]
     for r, line in enumerate(grid, start=1):
+        suffix = str(r)
         cells = "".join(
-            _cell_xml("", f"{column_letters(c)}{r}", "", _summary_value(value))
-            for c, value in enumerate(line, start=1)
-            if value not in (None, "")
+            [
+                _cell_xml("", letters[c] + suffix, "", _summary_value(value))
+                for c, value in enumerate(line)
+                if value is not None and value != ""
+            ]
         )
         rows.append(f'<row r="{r}">{cells}</row>')
     width = max((len(line) for line in grid), default=1)
@@ -893,20 +1027,30 @@ _COUNT = re.compile(r"\d{1,15}")
 
 def _summary_value(value: SheetCell) -> str | int:
     """Counts as integers, so that a person can sum and sort them; the rest as text."""
-    text = "" if value is None else str(value)
+    text = "" if value is None else value if type(value) is str else str(value)
+    if not text or not text[-1].isdigit():  # most cells: words, not a count
+        return text
     return int(text) if _COUNT.fullmatch(text) else text
 
 
 def cell_values(changes: WriteSet) -> dict[int, dict[int, str | Decimal | int]]:
     """row → col → what to write: 達成率 as a number (0.733 for 「73.3%」), else text."""
     by_row: dict[int, dict[int, str | Decimal | int]] = {}
+    numbers: dict[str, Decimal | None] = {}  # rates repeat: each one parsed once
+    rate_column, header_row = changes.rate_column, changes.header_row
     for update in changes.cells:
         value: str | Decimal | int = update.value
-        if update.col == changes.rate_column and update.row != changes.header_row:
-            number = percent_number(update.value)
+        if update.col == rate_column and update.row != header_row:
+            text = update.value
+            number = (
+                numbers[text] if text in numbers else numbers.setdefault(text, percent_number(text))
+            )
             if number is not None:
                 value = number
-        by_row.setdefault(update.row, {})[update.col] = value
+        row = by_row.get(update.row)
+        if row is None:
+            row = by_row[update.row] = {}
+        row[update.col] = value
     return by_row
 
 
@@ -1117,8 +1261,16 @@ def _copy_zip(
                 with contextlib.suppress(AttributeError):
                     setattr(copy, name, 1)
             with out.open(copy, "w", force_zip64=True) as writer:
-                for piece in data:
-                    writer.write(piece.encode("utf-8"))
+                batch: list[str] = []
+                size = 0
+                for piece in data:  # in about a megabyte at a time: one write per piece
+                    batch.append(piece)  # costs more than compressing it
+                    size += len(piece)
+                    if size >= 1 << 20:
+                        writer.write("".join(batch).encode("utf-8"))
+                        batch.clear()
+                        size = 0
+                writer.write("".join(batch).encode("utf-8"))
         for name, data in added.items():
             info = zipfile.ZipInfo(name, dt.datetime.now().timetuple()[:6])
             info.compress_type = zipfile.ZIP_DEFLATED
