@@ -1088,11 +1088,20 @@ def _with_defined_names(text: str, names: Mapping[str, str]) -> str:
     sheets_end = re.search(rf"</{_TAG}sheets>", text)
     if sheets_end is None:
         raise XlsxFormatError("no sheets in workbook.xml")
-    return (
-        text[: sheets_end.end()]
-        + f"<{prefix}definedNames>{elements}</{prefix}definedNames>"
-        + text[sheets_end.end() :]
-    )
+    # After the tabs and what follows them (a link to another workbook:
+    # <externalReferences>), before what the schema puts after definedNames: Excel calls
+    # a workbook.xml with its elements out of order damaged.
+    after = re.compile(rf"<{re.escape(prefix)}(?:{_AFTER_DEFINED_NAMES})\b|</{_TAG}workbook>")
+    at = after.search(text, sheets_end.end())
+    end = at.start() if at else sheets_end.end()
+    return text[:end] + f"<{prefix}definedNames>{elements}</{prefix}definedNames>" + text[end:]
+
+
+# What CT_Workbook puts after definedNames, in order.
+_AFTER_DEFINED_NAMES = (
+    "calcPr|oleSize|customWorkbookViews|pivotCaches|smartTagPr|smartTagTypes|webPublishing|"
+    "fileRecoveryPr|webPublishObjects|extLst"
+)
 
 
 def write_workbook(
