@@ -208,12 +208,15 @@ def excel_book(path: Path, *, table: bool) -> Path:
     memo.write_dynamic_array_formula("B1:B3", "=LEN(A1:A3)", None, 3)
     for r in (1, 2):  # what Excel saves in the cells the formula spills into
         memo.write_number(r, 1, 3)
-    book.define_name("事業一覧", "=メモ!$A$1:$A$3")
-    book.define_name("KPI!対象範囲", "=KPI!$A$1:$I$4")
+    if not table:  # the table book has no defined names, but a link to another workbook
+        book.define_name("事業一覧", "=メモ!$A$1:$A$3")
+        book.define_name("KPI!対象範囲", "=KPI!$A$1:$I$4")
+    else:
+        memo.write_formula("C1", "=[1]予算!$B$2", None, 1000)
     if path.suffix == ".xlsm":
         book.add_vba_project(io.BytesIO(VBA_PROJECT), is_stream=True)
     book.close()
-    as_excel_saves(path)
+    as_excel_saves(path, external_link=table)
     return path
 
 
@@ -246,7 +249,7 @@ _EXCEL_WORKBOOK_HEAD = (
 )
 
 
-def as_excel_saves(path: Path) -> None:
+def as_excel_saves(path: Path, *, external_link: bool) -> None:
     """What Excel (365) writes that XlsxWriter does not: revision ids and the
     markup-compatibility namespaces, x14ac:dyDescent and spans on every row, the file's
     folder in an mc:AlternateContent, a filled-down formula as a shared formula, and a
@@ -283,6 +286,8 @@ def as_excel_saves(path: Path) -> None:
     )
     parts["xl/workbook.xml"] = workbook.encode()
     add_pivot_table(parts)
+    if external_link:
+        add_external_link(parts)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
         for name, data in parts.items():
             out.writestr(name, data)
@@ -390,6 +395,41 @@ def add_pivot_table(parts: dict[str, bytes]) -> None:
     parts["[Content_Types].xml"] = types.replace("</Types>", overrides + "</Types>").encode()
 
 
+EXTERNAL_LINK = f"""<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<externalLink xmlns="{MAIN}" xmlns:r="{RELS}"><externalBook r:id="rId1"><sheetNames><sheetName val="予算"/></sheetNames><sheetDataSet><sheetData sheetId="0"><row r="2"><cell r="B2"><v>1000</v></cell></row></sheetData></sheetDataSet></externalBook></externalLink>"""
+
+
+def add_external_link(parts: dict[str, bytes]) -> None:
+    """The link Excel keeps for a formula that reads another workbook (=[1]予算!$B$2, with
+    the value it read last): <externalReferences> right after the tabs in workbook.xml, where
+    kpibot's defined names must not go in front of it."""
+    parts["xl/externalLinks/externalLink1.xml"] = EXTERNAL_LINK.encode()
+    parts["xl/externalLinks/_rels/externalLink1.xml.rels"] = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<Relationships xmlns="{PACKAGE_RELS}"><Relationship Id="rId1"'
+        ' Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/externalLinkPath"'
+        ' Target="file:///C:\\Users\\kikaku\\Documents\\予算.xlsx" TargetMode="External"/>'
+        "</Relationships>"
+    ).encode()
+    rels = parts["xl/_rels/workbook.xml.rels"].decode()
+    parts["xl/_rels/workbook.xml.rels"] = rels.replace(
+        "</Relationships>",
+        f'<Relationship Id="rIdLink1" Type="{PIVOT_RELS}externalLink"'
+        ' Target="externalLinks/externalLink1.xml"/></Relationships>',
+    ).encode()
+    workbook = parts["xl/workbook.xml"].decode()
+    parts["xl/workbook.xml"] = workbook.replace(
+        "</sheets>",
+        '</sheets><externalReferences><externalReference r:id="rIdLink1"/></externalReferences>',
+    ).encode()
+    types = parts["[Content_Types].xml"].decode()
+    parts["[Content_Types].xml"] = types.replace(
+        "</Types>",
+        '<Override PartName="/xl/externalLinks/externalLink1.xml"'
+        f' ContentType="{PIVOT_TYPES}externalLink+xml"/></Types>',
+    ).encode()
+
+
 @pytest.fixture(scope="module", params=["report.xlsx", "table.xlsm"])
 def excel_made(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     name = str(request.param)
@@ -475,8 +515,10 @@ def assert_cells_in_order(xml: bytes) -> None:
 def assert_workbook_kept(before: bytes, after: bytes) -> None:
     """workbook.xml: only a tab and kpibot's defined names added, the rest as it was."""
     old, new = children(before), children(after)
-    assert [_local(c.tag) for c in new] == [_local(c.tag) for c in old]
     assert_in_schema_order(after, WORKBOOK_ORDER)
+    if "definedNames" not in [_local(c.tag) for c in old]:  # kpibot's marks are the first
+        new = [c for c in new if _local(c.tag) != "definedNames"]
+    assert [_local(c.tag) for c in new] == [_local(c.tag) for c in old]
     for was, now in zip(old, new, strict=True):
         if _local(was.tag) in ("sheets", "definedNames"):
             added = [ElementTree.tostring(e) for e in now]
