@@ -75,6 +75,9 @@ COLUMN_MARK = "column:"  # + rate, achieved, rating, check
 SUMMARY_MARK = "tab:summary"
 _METADATA_FIELDS = "metadataId,metadataKey,metadataValue"
 PERCENT_FORMAT = {"type": "PERCENT", "pattern": "0.0%"}
+# Widths of the columns kpibot adds, in pixels: those of the .xlsx (in characters, about
+# seven pixels each; Google's default column is 100 pixels).
+COLUMN_PIXELS = {Owned.RATE: 75, Owned.ACHIEVED: 47, Owned.RATING: 215, Owned.CHECK: 355}
 
 _ID_IN_URL = re.compile(r"/spreadsheets/d/([A-Za-z0-9_-]+)")
 _BARE_ID = re.compile(r"[A-Za-z0-9_-]{20,}")
@@ -417,7 +420,8 @@ class GoogleSheetsBackend:
         )
         with translate:
             self._verify_keys(changes, state)
-            structure = self._structure_requests(changes, state)
+            header = read_as.tabs.get(state.kpi_tab, [])[changes.header_row - 1 :][:1]
+            structure = self._structure_requests(changes, state, header[0] if header else [])
             rows = _row_writes(changes, read_as, state)
             first = (state.kpi_tab, changes.header_row) if structure else None
             formatted = [r for r in rows if r.formatted or (r.tab, r.row) == first]
@@ -535,7 +539,9 @@ class GoogleSheetsBackend:
                     self.location,
                 )
 
-    def _structure_requests(self, changes: WriteSet, state: _ReadState) -> list[dict[str, Any]]:
+    def _structure_requests(
+        self, changes: WriteSet, state: _ReadState, header: list[Any]
+    ) -> list[dict[str, Any]]:
         requests_: list[dict[str, Any]] = []
         kpi_id = state.sheet_ids[state.kpi_tab]
         rows, cols = state.sizes[state.kpi_tab]
@@ -555,6 +561,23 @@ class GoogleSheetsBackend:
                                     "cell": {"userEnteredFormat": {"numberFormat": PERCENT_FORMAT}},
                                     "fields": "userEnteredFormat.numberFormat"}}
                 )  # fmt: skip
+        # A new column looks like the others: the format of the person's last header cell
+        # (fill, bold, borders) on its header cell, and a width that suits what it holds.
+        source = max((c for c, v in enumerate(header, start=1) if v not in (None, "")), default=0)
+        row = changes.header_row
+        for item, col in changes.new_columns.items():
+            if 0 < source < col:
+                requests_.append(
+                    {"copyPaste": {"source": _grid_range(kpi_id, row, row, source, source),
+                                   "destination": _grid_range(kpi_id, row, row, col, col),
+                                   "pasteType": "PASTE_FORMAT"}}
+                )  # fmt: skip
+            requests_.append(
+                {"updateDimensionProperties": {
+                    "range": {"sheetId": kpi_id, "dimension": "COLUMNS",
+                              "startIndex": col - 1, "endIndex": col},
+                    "properties": {"pixelSize": COLUMN_PIXELS[item]}, "fields": "pixelSize"}}
+            )  # fmt: skip
         for name, grid in changes.tabs.items():
             width, height = _tab_size(name, grid, state)
             if name not in state.sheet_ids:

@@ -2,7 +2,7 @@
 
 It listens on 127.0.0.1, keeps a real grid per tab, and answers what gspread sends:
 spreadsheets.get, spreadsheets.batchUpdate (addSheet, appendDimension, updateCells,
-repeatCell), values.get, values.update, values.batchGet and values.batchUpdate. The token
+repeatCell, copyPaste of formats, column widths), values.get, values.update, values.batchGet and values.batchUpdate. The token
 endpoint checks the service account's signed JWT (RS256) against the key the test made.
 
 Faults are injected per request kind ("token", "get", "batchGet", "batchUpdate",
@@ -49,6 +49,7 @@ class Cell:
     number_format: str = ""  # e.g. "0.0%": what FORMATTED_VALUE renders
     note: str = ""
     background: dict[str, float] | None = None
+    text_format: dict[str, Any] | None = None  # bold, colour, …: what PASTE_FORMAT copies
 
     def formatted(self) -> str:
         value = self.value
@@ -84,6 +85,7 @@ class Tab:
     metadata: list[dict[str, Any]] = field(default_factory=list)
     column_metadata: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     merges: list[dict[str, int]] = field(default_factory=list)  # GridRanges, 0-based
+    column_pixels: dict[int, int] = field(default_factory=dict)  # 0-based column → width
 
     def insert_columns(self, at: int, count: int = 1) -> None:
         """A person inserts `count` columns before 0-based column `at`."""
@@ -92,6 +94,9 @@ class Tab:
                 line[at:at] = [Cell() for _ in range(count)]
         self.column_metadata = {
             (c + count if c >= at else c): entries for c, entries in self.column_metadata.items()
+        }
+        self.column_pixels = {
+            (c + count if c >= at else c): size for c, size in self.column_pixels.items()
         }
         self.column_count += count
 
@@ -104,6 +109,9 @@ class Tab:
             (c - 1 if c > at else c): entries
             for c, entries in self.column_metadata.items()
             if c != at
+        }
+        self.column_pixels = {
+            (c - 1 if c > at else c): size for c, size in self.column_pixels.items() if c != at
         }
         self.column_count -= 1
 
@@ -459,7 +467,7 @@ class FakeSheetsApi(LocalServer):
     ) -> list[dict[str, Any]]:
         """The columns of a range, each with its developer metadata when it has some."""
         return [
-            {"pixelSize": 100}
+            {"pixelSize": tab.column_pixels.get(c, 100)}
             | (
                 {"developerMetadata": [self._located(tab, m) for m in entries]}
                 if (entries := tab.column_metadata.get(c))
@@ -600,9 +608,44 @@ class FakeSheetsApi(LocalServer):
                     if "numberFormat" in fields:
                         tab.cell(row_at, col_at).number_format = pattern
             return {}
+        if "copyPaste" in request:
+            return self._copy_paste(book, request["copyPaste"])
+        if "updateDimensionProperties" in request:
+            spec = request["updateDimensionProperties"]
+            where = spec["range"]
+            tab = self._by_id(book, where["sheetId"])
+            if where["dimension"] != "COLUMNS" or "pixelSize" not in spec.get("fields", ""):
+                raise ApiError(400, f"Unsupported by the stand-in: {spec}")
+            if where["endIndex"] > tab.column_count:
+                raise ApiError(400, "updateDimensionProperties exceeds grid limits")
+            for col_at in range(where["startIndex"], where["endIndex"]):
+                tab.column_pixels[col_at] = spec["properties"]["pixelSize"]
+            return {}
         if "createDeveloperMetadata" in request:
             return self._create_metadata(book, request["createDeveloperMetadata"])
         raise ApiError(400, f"Unsupported request: {list(request)}")
+
+    def _copy_paste(self, book: dict[str, Tab], spec: dict[str, Any]) -> dict[str, Any]:
+        """PASTE_FORMAT (the only paste kpibot asks for): the source's formats, repeated
+        over the destination as Google tiles a smaller source."""
+        if spec.get("pasteType") != "PASTE_FORMAT":
+            raise ApiError(400, f"Unsupported by the stand-in: {spec.get('pasteType')}")
+        source, target = spec["source"], spec["destination"]
+        tab, from_tab = self._by_id(book, target["sheetId"]), self._by_id(book, source["sheetId"])
+        height = source["endRowIndex"] - source["startRowIndex"]
+        width = source["endColumnIndex"] - source["startColumnIndex"]
+        if target["endColumnIndex"] > tab.column_count or target["endRowIndex"] > tab.row_count:
+            raise ApiError(400, "copyPaste exceeds grid limits")
+        for row_at in range(target["startRowIndex"], target["endRowIndex"]):
+            for col_at in range(target["startColumnIndex"], target["endColumnIndex"]):
+                was = from_tab.cell(
+                    source["startRowIndex"] + (row_at - target["startRowIndex"]) % height,
+                    source["startColumnIndex"] + (col_at - target["startColumnIndex"]) % width,
+                )
+                cell = tab.cell(row_at, col_at)
+                cell.background, cell.text_format = was.background, was.text_format
+                cell.number_format = was.number_format
+        return {}
 
     def _create_metadata(self, book: dict[str, Tab], spec: dict[str, Any]) -> dict[str, Any]:
         """CreateDeveloperMetadataRequest: on a sheet or on one column (dimensionRange)."""

@@ -98,6 +98,27 @@ def test_an_office_sheet_keeps_every_persons_cell_and_tab(
     assert not sync(settings).written
 
 
+def test_new_columns_get_the_headers_format_and_a_width_in_the_same_batch_update(
+    api: FakeSheetsApi, settings: Settings
+) -> None:
+    office_sheet(api)
+    tab = api.tab(SHEET, "KPI")
+    fill, bold = {"red": 0.87, "green": 0.92, "blue": 0.97}, {"bold": True}
+    for col in range(len(HEADER)):
+        tab.cell(0, col).background, tab.cell(0, col).text_format = fill, bold
+    tab.column_pixels = {2: 180}  # a person widened KPI名
+    updates = api.count("batchUpdate")
+    sync(settings)
+    assert api.count("batchUpdate") == updates + 1  # columns, marks, format, widths at once
+    header = [tab.cell(0, col) for col in range(15, 19)]  # P, Q, R, S
+    assert [(c.background, c.text_format) for c in header] == [(fill, bold)] * 4
+    assert [tab.column_pixels.get(col) for col in range(15, 19)] == [75, 47, 215, 355]
+    assert tab.column_pixels[2] == 180 and tab.cell(0, 14).background is None  # O: the note's
+    assert api.shown(SHEET, "KPI")[1][15] == "120.0%"  # the rates keep their 0.0% format
+    assert tab.cell(1, 15).background is None
+    assert not sync(settings).written
+
+
 def _insert_before_owned(api: FakeSheetsApi) -> None:
     api.tab(SHEET, "KPI").insert_columns(5)  # right of the key columns
     api.tab(SHEET, "KPI").cell(0, 5).value = "挿入した列"
