@@ -259,8 +259,12 @@ class SnapshotCache:
         def run() -> None:
             try:
                 with self._lock:
-                    if self.clock() - self._taken > self.max_age:  # not refreshed meanwhile
-                        self._reread()
+                    started = time.monotonic()
+                    if self.clock() - self._taken > self.max_age and self._reread():
+                        logger.info(
+                            "sheet re-read in the background in %.1f s",
+                            time.monotonic() - started,
+                        )
             except Exception as error:  # one line: questions go on from the last report
                 logger.warning("background refresh of the sheet failed: %s", error)
             finally:
@@ -287,10 +291,10 @@ class SnapshotCache:
                 logger.exception("after-sync hook failed")
         return report
 
-    def _reread(self) -> None:
+    def _reread(self) -> bool:
         """A stale report is read again, unless the workbook is still the very file it was
         read from (a cheap check for a local .xlsx) on the same day (期限 depend on today):
-        then it is only marked fresh, and the CPU stays with the questions."""
+        then it is only marked fresh, and the CPU stays with the questions. True if read."""
         report = self._report
         if (
             report is not None
@@ -300,8 +304,9 @@ class SnapshotCache:
             and self.backend.version_now() == report.snapshot.version
         ):
             self._taken = self.clock()
-            return
+            return False
         self._keep(check(self.backend, self.ruleset, self.rounding))
+        return True
 
     def _keep(self, report: Report) -> None:
         self._taken = self.clock()  # first: a reader seeing the new report sees its age
