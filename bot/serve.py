@@ -4,6 +4,7 @@ scheduler, in one process."""
 from __future__ import annotations
 
 import logging
+import sys
 
 from slack_bolt import App
 
@@ -18,6 +19,7 @@ from bot.store import Ledger, Replays
 logger = logging.getLogger(__name__)
 
 HTTP_THREADS = 16
+SWITCH_INTERVAL = 0.001  # seconds (sys.setswitchinterval); see serve()
 
 
 def http_service(bot: Bot, slack: App | None = None) -> KpibotService:
@@ -67,6 +69,11 @@ def serve(bot: Bot, http: bool, port: int | None) -> None:
             "Socket Mode には SLACK_APP_TOKEN（xapp- で始まるトークン）が必要です。"
             "HTTP で受けるときは `kpibot serve --http` を使ってください。"
         )
+    # One GIL for the acks, the answer threads and a sheet being re-read: a thread back from
+    # I/O (an ack) waits up to this long for a CPU-bound one to let go, and an ack takes it
+    # dozens of times. CPython's 5 ms made acks wait behind answers; 1 ms costs the answer
+    # threads little (a switch is microseconds).
+    sys.setswitchinterval(SWITCH_INTERVAL)
     replays = Replays(bot.settings.kpibot_database_url)
     # checks the Slack settings before anything starts
     slack = build_slack_app(bot, replays=replays)

@@ -10,12 +10,9 @@ import time
 import urllib.parse
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App, BoltResponse
-from slack_bolt.context.respond import Respond
-from slack_bolt.context.say import Say
 from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -26,6 +23,7 @@ from slack_sdk.http_retry.state import RetryState
 
 from bot.bootstrap import Bot
 from bot.settings import SettingsError
+from bot.slack.answers import Work, tell_failure
 from bot.slack.listeners import register_all
 from bot.store import Replays
 from sheets.google import retry_after_seconds
@@ -96,7 +94,6 @@ class RetryAfterHandler(RateLimitErrorRetryHandler):
         state.increment_current_attempt()
 
 
-LISTENER_WORKERS = 32
 _TOKEN_ERRORS = frozenset(
     {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
      "not_allowed_token_type"}
@@ -126,17 +123,6 @@ def check_slack(client: WebClient, api_url: str) -> None:
         ) from None
 
 
-def describe(error: BaseException) -> str:
-    """A failure while answering, in one line."""
-    if isinstance(error, SlackApiError):
-        code = error.response.get("error", "") if error.response else ""
-        return f"Slack API {code or error.response.status_code}"
-    reason = getattr(error, "reason", None)
-    if isinstance(error, OSError) and reason is not None:
-        return f"Slack に接続できません: {reason}"
-    return f"{type(error).__name__}: {str(error)[:200]}"
-
-
 def build_slack_app(
     bot: Bot, client: WebClient | None = None, replays: Replays | None = None
 ) -> App:
@@ -152,14 +138,11 @@ def build_slack_app(
     app = App(
         client=client,
         signing_secret=secret.get_secret_value() if secret else "",
-        # Acknowledge first, answer after: Slack gives three seconds.
-        process_before_response=False,
+        # Every listener acks and hands its work to kpibot's own threads (bot/slack/answers.py)
+        # at once, so it runs in the HTTP thread: no hop to Bolt's worker pool and no wait
+        # there for a free worker, no polling for the ack (10 ms a turn under one GIL).
+        process_before_response=True,
         raise_error_for_unhandled_request=False,
-        # Bolt's default is 5 workers: a listener acks only once it has one, so with 5
-        # answers under way every further question waited and missed the 3 s (a 404).
-        listener_executor=ThreadPoolExecutor(
-            max_workers=LISTENER_WORKERS, thread_name_prefix="bolt"
-        ),
     )
     seen = SeenEvents()
 
@@ -178,26 +161,7 @@ def build_slack_app(
 
     app.use(drop_repeated_events)
 
-    def on_error(
-        error: Exception,
-        body: dict[str, Any],
-        say: Say | None = None,
-        respond: Respond | None = None,
-    ) -> None:
-        """One log line with the cause, not fifty of traceback; then, where Slack can
-        still be reached, the asker hears that the answer did not get through."""
-        cause = describe(error)
-        logger.error("answering %s failed: %s", body.get("type") or body.get("command"), cause)
-        text = f":warning: すみません、答えを送れませんでした（{cause}）。もう一度お試しください。"
-        for send in (respond if body.get("response_url") else None, say):
-            if send is None:
-                continue
-            try:
-                send(text=text)
-                return
-            except Exception as again:  # Slack is down for this answer too: the log says it
-                logger.error("telling the asker failed too: %s", describe(again))
-
-    app.error(on_error)
-    register_all(app, bot)
+    # A failure in a listener (before it handed its work over) is told as one in an answer.
+    app.error(tell_failure)
+    register_all(app, bot, Work.start())
     return app

@@ -9,12 +9,15 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 
 from bot.bootstrap import Bot
+from bot.slack.answers import Work
 from bot.slack.blocks import CHOOSE_ACTION
 from bot.slack.listeners.reply import reply_for
 
 
-def register(app: App, bot: Bot) -> None:
-    def choose_project(ack: Ack, action: dict[str, Any], respond: Respond) -> None:
+def register(app: App, bot: Bot, work: Work) -> None:
+    def choose_project(
+        ack: Ack, action: dict[str, Any], body: dict[str, Any], respond: Respond
+    ) -> None:
         ack()
         try:
             choice = json.loads(action.get("value") or "{}")
@@ -26,6 +29,12 @@ def register(app: App, bot: Bot) -> None:
         question = f"rating for 「{name}」" if choice.get("lang") == "en" else f"「{name}」の評価"
         if isinstance(year, int):
             question += f" {year}"
-        respond(**reply_for(bot, question), replace_original=True)
+        work.answers.later(
+            lambda: reply_for(bot, question),
+            body,
+            respond=respond,
+            question=question,
+            send=lambda message: respond(**message, replace_original=True),
+        )
 
     app.action(re.compile(rf"^{CHOOSE_ACTION}(_\d+)?$"))(choose_project)

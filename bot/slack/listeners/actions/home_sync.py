@@ -9,14 +9,15 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.bootstrap import Bot
+from bot.slack.answers import Work
 from bot.slack.home import SYNC_ACTION
 from bot.slack.listeners.commands.kpi_command import run_sync
 
 
-def register(app: App, bot: Bot) -> None:
+def register(app: App, bot: Bot, work: Work) -> None:
     def home_sync(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         user = str(body.get("user", {}).get("id", ""))
-        client.chat_postMessage(channel=user, **run_sync(bot, user))
+        work.admin.later(lambda: client.chat_postMessage(channel=user, **run_sync(bot, user)), body)
 
     app.action(SYNC_ACTION)(home_sync)

@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 
 from bot.bootstrap import Bot
 from bot.render import written_text
+from bot.slack.answers import Work
 from bot.slack.blocks import section
 from bot.slack.listeners.commands.report_command import is_report, run_report
 from bot.slack.listeners.reply import reply_for, trouble
@@ -19,17 +20,32 @@ from sheets.schema import SchemaError
 logger = logging.getLogger(__name__)
 
 
-def register(app: App, bot: Bot) -> None:
-    def kpi_command(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+def register(app: App, bot: Bot, work: Work) -> None:
+    def kpi_command(
+        ack: Ack,
+        command: dict[str, Any],
+        body: dict[str, Any],
+        respond: Respond,
+        client: WebClient,
+    ) -> None:
         ack()  # first: Slack gives three seconds, the sheet may take longer
         text = (command.get("text") or "").strip()
+        user = command.get("user_id", "")
         if text.lower() in ("sync", "同期"):
-            respond(**run_sync(bot, command.get("user_id", "")))
+            work.admin.later(lambda: respond(**run_sync(bot, user)), body, respond=respond)
             return
         if is_report(text):
-            run_report(bot, client, command, respond)
+            work.admin.later(
+                lambda: run_report(bot, client, command, respond), body, respond=respond
+            )
             return
-        respond(**reply_for(bot, text))
+        work.answers.later(
+            lambda: reply_for(bot, text),
+            body,
+            respond=respond,
+            question=text,
+            send=lambda message: respond(**message),
+        )
 
     app.command("/kpi")(kpi_command)
 

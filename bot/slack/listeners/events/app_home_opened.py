@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.bootstrap import Bot
 from bot.services import Report
+from bot.slack.answers import Work
 from bot.slack.home import home_view
 
 logger = logging.getLogger(__name__)
@@ -35,19 +36,28 @@ class HomeViewers:
 
 
 def publish_home(bot: Bot, client: WebClient, user: str, report: Report | None = None) -> None:
-    view = home_view(report or bot.cache.report(), user, user in bot.admins, bot.today())
-    client.views_publish(user_id=user, view=view)
+    client.views_publish(user_id=user, view=view_for(bot, user, report))
 
 
-def register(app: App, bot: Bot) -> None:
+def view_for(bot: Bot, user: str, report: Report | None = None) -> dict[str, Any]:
+    return home_view(report or bot.cache.report(), user, user in bot.admins, bot.today())
+
+
+def register(app: App, bot: Bot, work: Work) -> None:
     viewers = HomeViewers()
 
-    def app_home_opened(event: dict[str, Any], client: WebClient) -> None:
+    def app_home_opened(event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
         if event.get("tab", "home") != "home":  # the Messages tab opened: nothing to build
             return
         user = str(event.get("user", ""))
         viewers.add(user)
-        publish_home(bot, client, user)
+        # Built on an answer thread like an answer (a large snapshot is CPU work); a failure
+        # is logged, with no one to tell (nobody asked in a conversation).
+        work.answers.later(
+            lambda: view_for(bot, user),
+            body,
+            send=lambda view: client.views_publish(user_id=user, view=view),
+        )
 
     def after_sync(report: Report) -> None:
         for user in viewers.all():

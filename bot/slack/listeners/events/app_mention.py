@@ -7,13 +7,21 @@ from typing import Any
 from slack_bolt import App, Say
 
 from bot.bootstrap import Bot
+from bot.slack.answers import Work
 from bot.slack.listeners.reply import reply_for, without_mentions
 
 
-def register(app: App, bot: Bot) -> None:
-    def app_mention(event: dict[str, Any], say: Say) -> None:
+def register(app: App, bot: Bot, work: Work) -> None:
+    def app_mention(event: dict[str, Any], body: dict[str, Any], say: Say) -> None:
         # Bolt acknowledges events itself before this runs: Slack has its 200 already.
-        message = reply_for(bot, without_mentions(event.get("text", "")))
-        say(**message, thread_ts=event.get("thread_ts") or event.get("ts"))
+        text = without_mentions(event.get("text", ""))
+        thread = event.get("thread_ts") or event.get("ts")
+        work.answers.later(
+            lambda: reply_for(bot, text),
+            body,
+            say=say,
+            question=text,
+            send=lambda message: say(**message, thread_ts=thread),
+        )
 
     app.event("app_mention")(app_mention)

@@ -7,6 +7,7 @@ from typing import Any
 from slack_bolt import App, Say
 
 from bot.bootstrap import Bot
+from bot.slack.answers import Work
 from bot.slack.listeners.reply import reply_for, without_mentions
 
 
@@ -19,8 +20,15 @@ def _from_a_person_in_a_dm(event: dict[str, Any]) -> bool:
     )
 
 
-def register(app: App, bot: Bot) -> None:
-    def direct_message(event: dict[str, Any], say: Say) -> None:
-        say(**reply_for(bot, without_mentions(event.get("text", ""))))
+def register(app: App, bot: Bot, work: Work) -> None:
+    def direct_message(event: dict[str, Any], body: dict[str, Any], say: Say) -> None:
+        text = without_mentions(event.get("text", ""))
+        work.answers.later(
+            lambda: reply_for(bot, text),
+            body,
+            say=say,
+            question=text,
+            send=lambda message: say(**message),
+        )
 
     app.event("message", matchers=[_from_a_person_in_a_dm])(direct_message)
