@@ -29,6 +29,7 @@ import pytest
 import xlsxwriter
 
 from bot.cli import main
+from sheets.local import XlsxBackend
 from tests.sheets import test_libreoffice
 from tests.sheets.test_ownership import assert_only_owned_changed, members, sheet_cells
 
@@ -175,7 +176,16 @@ def excel_book(path: Path, *, table: bool) -> Path:
         # Excel saves each formula's result; XlsxWriter writes the one it is given.
         kpi.write_formula(r, 5, f"=E{r + 1}/D{r + 1}", percent, actual / target)
         kpi.add_sparkline(r, 8, {"range": f"KPI!D{r + 1}:E{r + 1}", "markers": True})
-    kpi.write_string(1, 6, "担当課の自己評価: 概ね順調")
+    if table:  # a table cannot hold merged cells
+        kpi.write_string(1, 6, "担当課の自己評価: 概ね順調")
+    else:
+        kpi.merge_range("G2:G3", "担当課の自己評価: 概ね順調", None)  # one per project
+    kpi.set_row(0, 30)  # a tall header row (ht, customHeight)
+    kpi.set_row(2, None, None, {"level": 1})  # grouped under its project (outlineLevel)
+    kpi.ignore_errors({"number_stored_as_text": "A2:A4"})
+    kpi.set_landscape()
+    kpi.set_paper(9)  # A4
+    kpi.repeat_rows(0)  # _xlnm.Print_Titles
     kpi.write_url(1, 7, "https://www.example.jp/kpi/a.pdf", string="事業Aの資料")
     kpi.write_url(3, 7, "internal:メモ!A1", string="メモ")
     kpi.data_validation("B2:B4", {"validate": "list", "source": "=メモ!$A$1:$A$3"})
@@ -187,6 +197,12 @@ def excel_book(path: Path, *, table: bool) -> Path:
     if not table:  # widths of its own (<cols>); the table book has none
         kpi.set_column("B:C", 14)
         kpi.set_column("L:L", 20)  # widened for notes not written yet: kpibot's 評価 goes here
+        # The header's fill drawn on to Z and a border down Z: empty cells with a style,
+        # on both sides of where kpibot's columns go.
+        for col in range(9, 26):
+            kpi.write_blank(0, col, None, header)
+        for r in range(1, 4):
+            kpi.write_blank(r, 25, None, book.add_format({"right": 2}))
     if table:
         kpi.add_table(
             "A1:I4",
@@ -268,11 +284,21 @@ def as_excel_saves(path: Path, *, external_link: bool) -> None:
         ),
         sheet,
     )
+    # Japanese Excel: the furigana settings of the sheet.
+    sheet = sheet.replace(
+        "<conditionalFormatting", '<phoneticPr fontId="1"/><conditionalFormatting', 1
+    )
     # Filled down from F2: Excel writes F3 and F4 as references to F2's shared formula.
     sheet = sheet.replace("<f>E2/D2</f>", '<f t="shared" ref="F2:F4" si="0">E2/D2</f>')
     sheet = sheet.replace("<f>E3/D3</f>", '<f t="shared" si="0"/>')
     sheet = sheet.replace("<f>E4/D4</f>", '<f t="shared" si="0"/>')
     parts[KPI_SHEET] = sheet.encode()
+    # and the reading (furigana) Excel keeps with text typed through the Japanese IME.
+    strings = parts["xl/sharedStrings.xml"].decode()
+    parts["xl/sharedStrings.xml"] = strings.replace(
+        "<si><t>満足度</t></si>",
+        '<si><t>満足度</t><rPh sb="0" eb="3"><t>マンゾクド</t></rPh><phoneticPr fontId="1"/></si>',
+    ).encode()
     workbook = parts["xl/workbook.xml"].decode()
     workbook = re.sub(
         r"(<workbook\b[^>]*?)>", lambda m: m.group(1) + _EXCEL_WORKBOOK_NS + ">", workbook, count=1
@@ -557,6 +583,7 @@ def test_check_and_sync_keep_everything_excel_made(
     assert "書き込みました" in capsys.readouterr().out
     assert_only_owned_changed(excel_made, path, OWNED)
     before, after = members(excel_made), members(path)
+    assert_in_schema_order(before[KPI_SHEET], WORKSHEET_ORDER)  # as made, then as written
     assert_worksheet_kept(before[KPI_SHEET], after[KPI_SHEET], OWNED)
     assert_workbook_kept(before["xl/workbook.xml"], after["xl/workbook.xml"])
     for name in ("xl/_rels/workbook.xml.rels", "[Content_Types].xml"):
@@ -578,6 +605,11 @@ def test_check_and_sync_keep_everything_excel_made(
     }
     assert all(widths.get(column, 0) >= 6 for column in range(10, 14)), widths
     assert kpi["J1"].font.b == kpi["A1"].font.b
+
+    # What kpibot reads back: text without its furigana, merged cells, the saved results.
+    grid = XlsxBackend(path).read().tabs["KPI"]
+    assert [grid[r][2] for r in (1, 2, 3)] == ["参加者数", "満足度", "件数"]
+    assert [grid[r][5] for r in (1, 2, 3)] == ["120.0%", "90.0%", "50.0%"]
 
     written = path.read_bytes()
     assert run("sync", "--sheet", str(path)) == 0
