@@ -21,6 +21,7 @@ import shutil
 import struct
 import zipfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -660,3 +661,47 @@ def test_libreoffice_opens_what_kpibot_wrote_into_an_excel_made_file(
     resaved = reopened.read_bytes()
     assert run("sync", "--sheet", str(reopened)) == 0
     assert reopened.read_bytes() == resaved
+
+
+def rewrite(path: Path, member: str, edit: Callable[[str], str]) -> None:
+    """A person's save, as Excel makes it: one part changed, the others as they were."""
+    parts = members(path)
+    parts[member] = edit(parts[member].decode()).encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for name, data in parts.items():
+            out.writestr(name, data)
+
+
+def test_a_later_sync_rewrites_kpibots_cells_in_place_in_an_excel_made_file(
+    excel_made: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / excel_made.name
+    shutil.copy(excel_made, path)
+    assert run("sync", "--sheet", str(path)) == 0
+    # The person types 12 over 事業B's 実績値 5; Excel saves F4's new result, 120%.
+    rewrite(
+        path,
+        KPI_SHEET,
+        lambda xml: xml.replace('<c r="E4"><v>5</v></c>', '<c r="E4"><v>12</v></c>').replace(
+            '<f t="shared" si="0"/><v>0.5</v>', '<f t="shared" si="0"/><v>1.2</v>'
+        ),
+    )
+    before = tmp_path / "before" / path.name
+    before.parent.mkdir()
+    shutil.copy(path, before)
+    assert run("sync", "--sheet", str(path)) == 0
+    assert "書き込みました" in capsys.readouterr().out
+    old, new = members(before), members(path)
+    # Only the KPI tab and kpibot's own summary tab (sheet4) change now: no new columns,
+    # tab, name or format.
+    changed = {name for name in old if old[name] != new[name]}
+    assert changed == {KPI_SHEET, "xl/worksheets/sheet4.xml"} and set(new) == set(old)
+    assert_worksheet_kept(old[KPI_SHEET], new[KPI_SHEET], OWNED)
+    old_cells, cells = sheet_cells(before), sheet_cells(path)
+    assert {ref for ref in cells if cells[ref] != old_cells.get(ref)} == {"J4", "K4", "L4"}
+    assert "<v>1.2</v>" in cells["J4"] and "○" in cells["K4"]
+    assert _style(cells["J4"]) == _style(old_cells["J4"])  # the 0.0% format it had
+    assert "効果がなかった" in old_cells["L4"] and "効果がなかった" not in cells["L4"]
+    written = path.read_bytes()
+    assert run("sync", "--sheet", str(path)) == 0
+    assert path.read_bytes() == written
