@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -35,6 +36,12 @@ COLUMNS: tuple[tuple[str, int], ...] = (
     ("評価", 22),
 )
 HEADER = tuple(name for name, _ in COLUMNS)
+NUMBER_COLUMNS = frozenset(HEADER.index(name) for name in ("指標値(目標)", "実績値", "達成率"))
+# What Excel and LibreOffice read as the start of a formula when they open a CSV (OWASP,
+# "CSV Injection"): =HYPERLINK(…) typed as a project name would run for every citizen who
+# opens the open data.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?%?")
 
 
 def plain_number(value: Value) -> str:
@@ -82,11 +89,23 @@ def _project_rows(page: ProjectPage) -> Iterator[list[str]]:
         ]
 
 
+def csv_cell(column: int, text: str) -> str:
+    """A cell as the CSV writes it: text a person typed that a spreadsheet would take for a
+    formula gets a leading ' (OWASP), which Excel and LibreOffice show as text; a number
+    in a number column stays a number (-672, not '-672)."""
+    if not text.startswith(FORMULA_START):
+        return text
+    if column in NUMBER_COLUMNS and _PLAIN_NUMBER.fullmatch(text):
+        return text
+    return "'" + text
+
+
 def csv_text(publication: Publication) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180 line ends
     writer.writerow(HEADER)
-    writer.writerows(rows(publication))
+    for line in rows(publication):
+        writer.writerow([csv_cell(column, text) for column, text in enumerate(line)])
     return out.getvalue()
 
 

@@ -336,3 +336,79 @@ def test_the_xlsx_keeps_text_that_looks_like_a_formula_as_text(tmp_path: Path) -
     row = openpyxl.load_workbook(out).active[2]  # type: ignore[index]
     assert (row[0].data_type, row[0].value) == ("s", '=HYPERLINK("http://evil.example","x")')
     assert (row[2].data_type, row[2].value) == ("s", "#REF!")
+
+
+EVIL = '=HYPERLINK("http://evil.example","x")'
+
+
+def _hostile_publication(tmp_path: Path) -> Path:
+    """The open data (CSV and .xlsx) of a sheet where people typed text that starts like a
+    formula into the text columns, beside a negative target and actual (△ = minus)."""
+    sheet = tmp_path / "hostile.csv"
+    sheet.write_text(
+        "年度,事業名,担当課,事業概要,KPI番号,KPI名,目標値,実績値,今後の方針,外部有識者の意見\n"
+        '令和5年度,"=HYPERLINK(""http://evil.example"",""x"")",企画課,+1で始まる概要,①,'
+        '@SUM(1+1),10件,12件,-継続,"=1+1"\n'
+        ",,,,②,人口の社会減,△5人,△3人,,\n",
+        encoding="utf-8",
+    )
+    app = build(load_settings(), str(sheet))
+    report = check(app.backend, app.ruleset, app.rounding)
+    publication = build_publication(report, app.ruleset, draft=True)
+    out = tmp_path / "open"
+    out.mkdir()
+    opendata.write_csv(publication, out / "open.csv")
+    opendata.write_xlsx(publication, out / "open.xlsx")
+    return out
+
+
+def test_csv_text_that_starts_like_a_formula_is_neutralised_and_numbers_are_not(
+    tmp_path: Path,
+) -> None:
+    out = _hostile_publication(tmp_path)
+    header, *records = csv.reader(io.StringIO((out / "open.csv").read_text("utf-8-sig")))
+    first, second = (dict(zip(header, record, strict=True)) for record in records)
+    assert first["交付対象事業の名称"] == "'" + EVIL
+    assert first["事業概要"] == "'+1で始まる概要"
+    assert first["重要業績評価指標(KPI)"] == "'@SUM(1+1)"
+    assert first["今後の方針"] == "'-継続"
+    assert first["外部有識者からの意見"] == "'=1+1"
+    assert second["交付対象事業の名称"] == "'" + EVIL  # every row of the project
+    assert (second["指標値(目標)"], second["実績値"]) == ("-5", "-3")  # numbers stay numbers
+    assert (first["指標値(目標)"], first["実績値"], first["達成率"]) == ("10", "12", "120.0%")
+    cells = [cell for record in records for cell in record]
+    assert not [cell for cell in cells if cell.startswith(opendata.FORMULA_START)
+                and cell not in ("-5", "-3")]  # fmt: skip
+
+
+def test_libreoffice_shows_the_hostile_text_as_text_in_the_csv_and_the_xlsx(
+    tmp_path: Path,
+) -> None:
+    _need(SOFFICE, "KPIBOT_REQUIRE_LIBREOFFICE", "LibreOffice (soffice)")
+    import openpyxl
+
+    out = _hostile_publication(tmp_path)
+    profile = (tmp_path / "profile").as_uri()
+    converted = tmp_path / "converted"
+    # The CSV as a spreadsheet opens it (UTF-8), saved as .xlsx to see what each cell became;
+    # the .xlsx as LibreOffice reads it, saved as CSV.
+    for infilter, target, source in (
+        ("CSV:44,34,76,1", "xlsx", out / "open.csv"),
+        ("Calc Office Open XML", "csv:Text - txt - csv (StarCalc):44,34,76", out / "open.xlsx"),
+    ):
+        subprocess.run(
+            [str(SOFFICE), f"-env:UserInstallation={profile}", "--headless",
+             f"--infilter={infilter}", "--convert-to", target, "--outdir", str(converted),
+             str(source)],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+    from_csv = openpyxl.load_workbook(converted / "open.xlsx").active
+    assert from_csv is not None
+    kinds = {cell.data_type for row in from_csv.iter_rows() for cell in row if cell.value}
+    assert kinds == {"s", "n"}  # text and numbers, no formula ("f") anywhere
+    assert from_csv["A2"].value == "'" + EVIL  # the text, not the link "x" a formula shows
+    assert (from_csv["D3"].value, from_csv["F3"].value) == (-5, -3)
+    header, *records = csv.reader(io.StringIO((converted / "open.csv").read_text("utf-8-sig")))
+    first = dict(zip(header, records[0], strict=True))
+    assert first["交付対象事業の名称"] == EVIL  # the .xlsx holds it as a string, not a formula
+    assert first["外部有識者からの意見"] == "=1+1"
