@@ -95,6 +95,32 @@ class ProjectPage:
         return self.project.project
 
     @property
+    def judged(self) -> bool:
+        """Whether a person typed the project's 事業効果: the law leaves the rating to
+        people, so that is the rating published and kpibot's is shown beside it."""
+        return bool(self.extras.judged_rating)
+
+    @property
+    def published_rating(self) -> str:
+        """The rating the report and the open data's 事業効果 publish."""
+        return self.extras.judged_rating or self.project.rating.label
+
+    @property
+    def published_level(self) -> int:
+        """The level (1–4) of the published rating, for its colour; 0 when none is read."""
+        judgement = self.project.judgement
+        if self.judged:
+            return judgement.level.value if judgement and judgement.level else 0
+        level = self.project.rating.level
+        return level.value if level else 0
+
+    @property
+    def rating_differs(self) -> bool:
+        """The person's 事業効果 is another level than kpibot's computed rating."""
+        judgement = self.project.judgement
+        return self.judged and (judgement is None or judgement.level != self.project.rating.level)
+
+    @property
     def years(self) -> tuple[int, ...]:
         return tuple(sorted({p.year for kpi in self.kpis for p in kpi.history}))
 

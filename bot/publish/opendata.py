@@ -71,7 +71,7 @@ def rows(publication: Publication) -> Iterator[list[str]]:
 def _project_rows(page: ProjectPage) -> Iterator[list[str]]:
     extras, rating = page.extras, page.project.rating
     # 事業効果 is the people's judgement where the sheet has one, else kpibot's rating.
-    effect = extras.judged_rating or rating.label
+    effect = page.published_rating
     for result in page.project.kpis:
         yield [
             page.name,

@@ -412,3 +412,36 @@ def test_libreoffice_shows_the_hostile_text_as_text_in_the_csv_and_the_xlsx(
     first = dict(zip(header, records[0], strict=True))
     assert first["交付対象事業の名称"] == EVIL  # the .xlsx holds it as a string, not a formula
     assert first["外部有識者からの意見"] == "=1+1"
+
+
+def test_the_summary_and_the_page_publish_the_persons_rating_with_kpibots_beside_it(
+    tmp_path: Path,
+) -> None:
+    import datetime as dt
+
+    from bot.publish.report import render_html
+
+    app = build(load_settings(), str(_words_sheet(tmp_path)))
+    publication = build_publication(check(app.backend, app.ruleset, app.rounding), app.ruleset)
+    html = render_html(publication, app.rounding, "words.xlsx", dt.datetime(2024, 6, 1))
+    summary, *pages = html.split('<section class="project"')
+    # 起業支援事業: 120件 of 100件, kpibot computes 非常に効果的; the person judged ③効果があった.
+    judged = (
+        '<td rowspan="1" class="rating level-3">③地方創生に効果があった'
+        '<span class="computed">計算上の評価: 地方創生に非常に効果的であった</span></td>'
+    )
+    assert judged in summary
+    assert "両者が異なる事業には計算上の評価を併記" in summary
+    # 移住促進事業: nothing typed in 事業効果, so kpibot's rating (40人 of 50人: 80%) alone
+    assert '<td rowspan="1" class="rating level-3">地方創生に効果があった</td>' in summary
+    assert '<p class="rating level-3">③地方創生に効果があった</p>' in pages[0]
+    assert (
+        "kpibot が KPI の達成率から計算した評価: <strong>地方創生に非常に効果的であった" in pages[0]
+    )
+    assert '<p class="rating level-3">地方創生に効果があった</p>' in pages[1]
+    assert "計算した評価" not in pages[1]
+    rows = [dict(zip(opendata.HEADER, row, strict=True)) for row in opendata.rows(publication)]
+    assert [(r["事業効果"], r["評価"]) for r in rows[:2]] == [
+        ("③地方創生に効果があった", "地方創生に非常に効果的であった"),
+        ("地方創生に効果があった", "地方創生に効果があった"),
+    ]  # the open data: 事業効果 as published, 評価 as kpibot computed
