@@ -16,7 +16,6 @@ from bot.settings import GOOGLE_SHEETS_API_URL, Settings, SettingsError
 from rules.achievement import Rounding
 from rules.rulesets import RULESETS, Kokka, Naikakufu, PassFail, RuleSet
 from sheets.backend import SheetBackend
-from sheets.google import GoogleSheetsBackend, RetryPolicy, load_credentials, spreadsheet_id
 from sheets.local import LOCAL_SUFFIXES, open_local
 
 EXAMPLE_WORKBOOK = "kpi-example.xlsx"
@@ -65,7 +64,13 @@ def configured_ruleset(settings: Settings) -> RuleSet:
 def open_backend(location: str, settings: Settings) -> SheetBackend:
     """A local file, or the Google spreadsheet a URL or an ID names."""
     local = Path(location).expanduser()
-    if spreadsheet_id(location) is None or local.suffix.lower() in LOCAL_SUFFIXES or local.exists():
+    if local.suffix.lower() in LOCAL_SUFFIXES or local.exists():
+        return open_local(location)
+    # Imported here: gspread and google-auth take a fifth of a second to import, which a
+    # sync of a local file need not pay.
+    from sheets.google import GoogleSheetsBackend, RetryPolicy, load_credentials, spreadsheet_id
+
+    if spreadsheet_id(location) is None:
         return open_local(location)
     key = settings.google_application_credentials
     if not key:

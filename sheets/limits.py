@@ -15,8 +15,6 @@ import zlib
 from pathlib import Path
 from xml.etree.ElementTree import ParseError
 
-from openpyxl.utils.exceptions import InvalidFileException
-
 from sheets.backend import SheetError
 from sheets.xlsx import Bounds
 
@@ -30,10 +28,10 @@ MAX_COLUMNS = 16_384  # every column Excel has; the area bound is what matters
 MAX_CELLS = 2_000_000  # rows × columns of one tab, as openpyxl pads them (50,000 × 40)
 MAX_CSV_CELLS = 4_000_000
 
-# Errors openpyxl raises from a broken file, the zip's own and those from inside a broken
-# member: the reader turns each into the same one line naming the file.
+# Errors the readers raise from a broken file (sheets.xlsx, openpyxl's as ValueError), the
+# zip's own and those from inside a broken member: the reader turns each into the same one
+# line naming the file.
 READ_ERRORS: tuple[type[Exception], ...] = (
-    InvalidFileException,
     zipfile.BadZipFile,
     KeyError,
     OSError,

@@ -11,8 +11,6 @@ import zipfile
 from pathlib import Path
 from typing import IO, Any
 
-import openpyxl
-
 from sheets import xlsx
 from sheets.backend import ConcurrentEditError, SheetError, WorkbookSnapshot, apply_writes
 from sheets.limits import (
@@ -128,7 +126,15 @@ class XlsxBackend:
 
 
 def _load(data: bytes, data_only: bool) -> tuple[dict[str, Grid], list[tuple[str, int, int]]]:
-    workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=data_only)
+    # Imported here: only an unusual workbook needs it, and its import costs every sync
+    # a tenth of a second.
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=data_only)
+    except InvalidFileException as error:  # one of READ_ERRORS: a file kpibot cannot open
+        raise ValueError(str(error)) from error
     tabs: dict[str, Grid] = {}
     formulas: list[tuple[str, int, int]] = []
     try:

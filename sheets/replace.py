@@ -15,6 +15,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import errno
+import functools
 import hashlib
 import os
 import secrets
@@ -55,7 +56,10 @@ def current_version(path: Path) -> str:
         return ""
 
 
+@functools.cache
 def _libc_renameat2() -> Callable[[bytes, bytes], int] | None:
+    """renameat2 from the C library, looked up at the first swap: find_library runs
+    ldconfig, which a sync with nothing to write need not wait for."""
     name = ctypes.util.find_library("c")
     if name is None:
         return None
@@ -73,9 +77,6 @@ def _libc_renameat2() -> Callable[[bytes, bytes], int] | None:
         return ctypes.get_errno()
 
     return exchange
-
-
-_EXCHANGE = _libc_renameat2()
 
 
 @contextlib.contextmanager
@@ -234,14 +235,15 @@ def _swap(temp: Path, real: Path, shown: Path, read_version: str) -> None:
         except FileExistsError:
             raise _changed(shown, read_version) from None
         return
-    if _EXCHANGE is not None:
+    exchange = _libc_renameat2()
+    if exchange is not None:
         ours = temp.stat().st_ino
-        failed = _EXCHANGE(bytes(temp), bytes(real))
+        failed = exchange(bytes(temp), bytes(real))
         if failed == 0:
             # `temp` is now the file that was in place: was it the one kpibot read?
             if _same_as_read(temp, read_version):
                 return
-            _EXCHANGE(bytes(temp), bytes(real))  # put the person's save back
+            exchange(bytes(temp), bytes(real))  # put the person's save back
             with contextlib.suppress(FileNotFoundError):
                 if temp.stat().st_ino != ours:
                     # They saved again in that instant, replacing kpibot's file: what came

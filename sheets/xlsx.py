@@ -31,9 +31,14 @@ from functools import lru_cache
 from typing import IO
 from xml.etree import ElementTree
 
-from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
-from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
-
+from sheets.numfmt import (
+    BUILTIN_DATE,
+    BUILTIN_PERCENT,
+    MAC_EPOCH,
+    WINDOWS_EPOCH,
+    from_excel,
+    is_date_format,
+)
 from sheets.schema import (
     Grid,
     Marks,
@@ -250,7 +255,7 @@ def read_styles(archive: zipfile.ZipFile, package: Package) -> Styles:
         raw = archive.read(package.styles).decode("utf-8")
     except KeyError:
         return Styles({}, frozenset())
-    formats: dict[int, str] = dict(BUILTIN_FORMATS)
+    formats: dict[int, str] = {}  # the workbook's own, which may redefine a built-in id
     for element in _NUMFMT.findall(raw):
         attrs = dict(_ATTR.findall(element))
         if "numFmtId" in attrs:
@@ -261,10 +266,11 @@ def read_styles(archive: zipfile.ZipFile, package: Package) -> Styles:
     for index, element in enumerate(_XF.findall(block.group(1) or "") if block else []):
         head = element[: element.index(">")]
         attrs = dict(_ATTR.findall(head))
-        code = formats.get(int(attrs.get("numFmtId", "0") or 0), "")
+        number = int(attrs.get("numFmtId", "0") or 0)
+        code = formats.get(number, BUILTIN_PERCENT.get(number, ""))
         if "%" in code:
             percent[index] = percent_decimals(code)
-        elif code and is_date_format(code):
+        elif is_date_format(code) if number in formats else number in BUILTIN_DATE:
             date.add(index)
     return Styles(percent, frozenset(date), raw)
 
@@ -375,7 +381,7 @@ def read_sheet(
     bounds = bounds or Bounds()
     percent, dates = styles.percent, styles.date
     style_kinds: dict[str, int] = {}  # a cell's s="…" → plain, percent or date
-    epoch = CALENDAR_MAC_1904 if date1904 else CALENDAR_WINDOWS_1900
+    epoch = MAC_EPOCH if date1904 else WINDOWS_EPOCH
     body = ""
     body_end = 0
     start = data.find("sheetData")
@@ -451,8 +457,15 @@ def read_sheet(
                 elif style_kind == _PERCENT:
                     value = percent_text(number, percent[int(style) if style else 0])
                 else:
-                    moment = from_excel(number, epoch)
-                    value = moment.date() if moment.time() == dt.time() else moment
+                    try:
+                        moment = from_excel(number, epoch)
+                    except OverflowError:  # past 9999: no date (Excel shows ####)
+                        value = number
+                    else:
+                        if isinstance(moment, dt.time):  # a time of day alone: 09:30:00
+                            value = str(moment)
+                        else:
+                            value = moment.date() if moment.time() == dt.time() else moment
         if value == "":
             continue
         if row_text != line_row:
@@ -575,7 +588,7 @@ class _StyleBook:
         self.numfmt_id: int | None = None
         self.percent: dict[str, str] = {}
         self.percent_formats: set[int] = set()
-        formats = dict(BUILTIN_FORMATS)
+        formats: dict[int, str] = dict(BUILTIN_PERCENT)  # the built-ins that matter here
         for element in _NUMFMT.findall(raw):
             attrs = dict(_ATTR.findall(element))
             if "numFmtId" in attrs:
