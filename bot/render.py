@@ -13,9 +13,26 @@ from rules.models import KpiResult, ProjectResult, RowProblem, Severity
 from rules.values import Kind, Value, format_fiscal_year, format_number
 
 
+class _Columns(dict[int, int | str]):
+    """For str.translate: a full-width character → two characters, any other → itself;
+    each character looked up in Unicode's table once. A report of 50,000 KPIs measures
+    a million cells: one C-level pass each instead of a Python loop per character."""
+
+    def __missing__(self, code: int) -> int | str:
+        wide = unicodedata.east_asian_width(chr(code)) in "WF"
+        columns: int | str = "  " if wide else code
+        self[code] = columns
+        return columns
+
+
+_COLUMNS = _Columns()
+
+
 def width(text: str) -> int:
     """Display width in a terminal: full-width characters take two columns."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    if text.isascii():
+        return len(text)
+    return len(text.translate(_COLUMNS))
 
 
 def clip(text: str, columns: int) -> str:
@@ -31,12 +48,13 @@ def clip(text: str, columns: int) -> str:
 
 def table(rows: Sequence[Sequence[str]], right: Iterable[int] = ()) -> list[str]:
     right_aligned = set(right)
-    widths = [max(width(row[i]) for row in rows) for i in range(len(rows[0]))]
+    measured = [[width(cell) for cell in row] for row in rows]  # each cell measured once
+    widths = [max(column) for column in zip(*measured, strict=False)]
     lines = []
-    for row in rows:
+    for row, cell_widths in zip(rows, measured, strict=True):
         cells = []
         for i, cell in enumerate(row):
-            gap = " " * (widths[i] - width(cell))
+            gap = " " * (widths[i] - cell_widths[i])
             cells.append(gap + cell if i in right_aligned else cell + gap)
         lines.append("  ".join(cells).rstrip())
     return lines
