@@ -773,6 +773,7 @@ def edit_sheet(
     at = body_start
     next_update = 0
     header_style = ""
+    shared_masters: dict[str, tuple[str, str]] = {}
     row_close = f"</{prefix}row>"
     close_length = len(row_close)
     # The rows of this sheet's own prefix: a literal start the regex engine finds fast.
@@ -824,6 +825,7 @@ def edit_sheet(
                     percent_columns,
                     header_style if row == header_row else None,
                     replaced_formulas,
+                    shared_masters,
                 )
             )
             at = row_end
@@ -839,7 +841,38 @@ def edit_sheet(
         pieces[0] = _widen_dimension(pieces[0], last_row, last_col)
     if new_columns:
         pieces[0] = _with_widths(pieces[0], prefix, new_columns)
+    if shared_masters:
+        pieces = _unshared(pieces, shared_masters, prefix)
     return pieces
+
+
+_SHARED_MASTER = re.compile(rf'<{_TAG}f\b([^>]*?\bt="shared"[^>]*)>([^<]*)</{_TAG}f>')
+_SHARED_CHILD = re.compile(
+    rf'(<{_TAG}c\b[^>]*?\br="([A-Z]+\d+)"[^>]*>)<{_TAG}f\b([^>]*?\bt="shared"[^>]*?)(?:/>|></{_TAG}f>)'
+)
+_SHARED_INDEX = re.compile(r'\bsi="(\d+)"')
+
+
+def _unshared(pieces: list[str], masters: Mapping[str, tuple[str, str]], prefix: str) -> list[str]:
+    """A person's formula filled down or across from a cell kpibot now writes (Excel keeps
+    it once, in that first cell, as a shared formula): the other cells of the fill get
+    their own formula, moved as Excel moves it, instead of pointing at a formula that is
+    no longer there (which Excel reports as a damaged file). Rare: only then is the
+    sheet joined into one piece."""
+    # Here only: a sync that rewrites no shared formula does not import openpyxl.
+    from openpyxl.formula.translate import Translator
+
+    text = "".join(pieces[1:-1])
+
+    def own(match: re.Match[str]) -> str:
+        index = _SHARED_INDEX.search(match.group(3))
+        if index is None or index.group(1) not in masters or "ref=" in match.group(3):
+            return match.group(0)
+        formula, origin = masters[index.group(1)]
+        moved = Translator("=" + formula, origin=origin).translate_formula(match.group(2))
+        return f"{match.group(1)}<{prefix}f>{_escape(moved[1:])}</{prefix}f>"
+
+    return [pieces[0], _SHARED_CHILD.sub(own, text), pieces[-1]]
 
 
 def _left_style(cells: list[tuple[int, int, int, str]], col: int) -> str:
@@ -891,6 +924,7 @@ def _edited_row(
     percent_columns: set[int],
     header_style: str | None,
     replaced_formulas: list[str],
+    shared_masters: dict[str, tuple[str, str]],
 ) -> str:
     if "spans" in attrs:
         attrs = _SPANS.sub("", attrs)  # an optional hint, no longer right
@@ -927,6 +961,14 @@ def _edited_row(
             style = _style_of(cell_attrs)
             if "<f" in inner[start:end] or ":f" in inner[start:end]:
                 replaced_formulas.append(f"{_letters(col)}{row}")
+                master = _SHARED_MASTER.search(inner, start, end)
+                if (
+                    master
+                    and "ref=" in master.group(1)
+                    and (si := _SHARED_INDEX.search(master.group(1)))
+                ):
+                    formula = html.unescape(master.group(2))
+                    shared_masters[si.group(1)] = (formula, f"{_letters(col)}{row}")
             parts.append(inner[at:start])
             parts.append(
                 _cell_xml(
