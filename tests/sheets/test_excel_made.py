@@ -41,6 +41,7 @@ MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PACKAGE_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
 KPI_SHEET = "xl/worksheets/sheet1.xml"
+SUMMARY_SHEET = "xl/worksheets/sheet4.xml"  # kpibot's 評価 tab, after メモ and 集計
 # kpibot's columns: right of every used cell (A–I, the sparklines in I).
 OWNED = {"J", "K", "L", "M"}
 
@@ -695,7 +696,7 @@ def test_a_later_sync_rewrites_kpibots_cells_in_place_in_an_excel_made_file(
     # Only the KPI tab and kpibot's own summary tab (sheet4) change now: no new columns,
     # tab, name or format.
     changed = {name for name in old if old[name] != new[name]}
-    assert changed == {KPI_SHEET, "xl/worksheets/sheet4.xml"} and set(new) == set(old)
+    assert changed == {KPI_SHEET, SUMMARY_SHEET} and set(new) == set(old)
     assert_worksheet_kept(old[KPI_SHEET], new[KPI_SHEET], OWNED)
     old_cells, cells = sheet_cells(before), sheet_cells(path)
     assert {ref for ref in cells if cells[ref] != old_cells.get(ref)} == {"J4", "K4", "L4"}
@@ -705,3 +706,51 @@ def test_a_later_sync_rewrites_kpibots_cells_in_place_in_an_excel_made_file(
     written = path.read_bytes()
     assert run("sync", "--sheet", str(path)) == 0
     assert path.read_bytes() == written
+
+
+def test_a_formula_filled_down_kpibots_column_keeps_working_where_kpibot_writes_its_first_cell(
+    excel_made: Path,
+    soffice: tuple[str, Path],
+    tmp_path: Path,
+) -> None:
+    """A person fills =E2/D2 down kpibot's 達成率 (Excel keeps it once, in J2, as a shared
+    formula) after changing E2 to 121.25: J2 shows 121.25%, kpibot's rate is 121.2% and
+    goes back into J2; J3 and J4 already show kpibot's rates and stay. They must not be
+    left pointing at J2's formula, which is no longer there."""
+    path = tmp_path / excel_made.name
+    shutil.copy(excel_made, path)
+    assert run("sync", "--sheet", str(path)) == 0
+
+    def fill_down(xml: str) -> str:
+        xml = xml.replace('<c r="E2"><v>120</v></c>', '<c r="E2"><v>121.25</v></c>')
+        xml = xml.replace(">E2/D2</f><v>1.2</v>", ">E2/D2</f><v>1.2125</v>")
+        for row, result in ((2, "1.2125"), (3, "0.9"), (4, "0.5")):
+            formula = (
+                '<f t="shared" ref="J2:J4" si="5">E2/D2</f>'
+                if row == 2
+                else '<f t="shared" si="5"/>'
+            )
+            xml = re.sub(
+                rf'<c r="J{row}" s="(\d+)"><v>[^<]*</v></c>',
+                rf'<c r="J{row}" s="\1">{formula}<v>{result}</v></c>',
+                xml,
+            )
+        return xml
+
+    rewrite(path, KPI_SHEET, fill_down)
+    before = tmp_path / "before" / path.name
+    before.parent.mkdir()
+    shutil.copy(path, before)
+    assert run("sync", "--sheet", str(path)) == 0
+    old, new = members(before), members(path)
+    assert {name for name in old if old[name] != new[name]} == {KPI_SHEET, SUMMARY_SHEET}
+    old_cells, cells = sheet_cells(before), sheet_cells(path)
+    assert {ref for ref in cells if cells[ref] != old_cells[ref]} == {"J2", "J3", "J4"}
+    assert "<f" not in cells["J2"] and "<v>1.212</v>" in cells["J2"]
+    assert "<f>E3/D3</f><v>0.9</v>" in cells["J3"] and "<f>E4/D4</f><v>0.5</v>" in cells["J4"]
+    assert 'si="5"' not in members(path)[KPI_SHEET].decode()
+    assert_cells_in_order(members(path)[KPI_SHEET])
+    reopened = resave(soffice, path, tmp_path / "reopened")
+    kpi = openpyxl.load_workbook(reopened, data_only=True)["KPI"]
+    assert [kpi[f"J{row}"].value for row in (2, 3, 4)] == [1.212, 0.9, 0.5]
+    assert openpyxl.load_workbook(reopened)["KPI"]["J3"].value == "=E3/D3"
