@@ -751,10 +751,11 @@ def edit_sheet(
     header_row: int,
     new_columns: Mapping[int, float],
     replaced_formulas: list[str] | None = None,
-) -> list[str]:
-    """The worksheet XML, in pieces to be written one after another, with the cells in
-    `updates` (row → col → value) replaced, every other byte as it was. New header cells
-    take the style of the header cell on their left; new columns get a width."""
+) -> list[bytes]:
+    """The worksheet XML, in UTF-8 pieces of about a megabyte to be written one after
+    another, with the cells in `updates` (row → col → value) replaced, every other byte as
+    it was. New header cells take the style of the header cell on their left; new columns
+    get a width."""
     prefix = _prefix_of(data, "worksheet")
     replaced_formulas = [] if replaced_formulas is None else replaced_formulas
     start = data.find("sheetData")
@@ -767,7 +768,8 @@ def edit_sheet(
         )  # now <sheetData></sheetData>
     body_start = data.index(">", start) + 1
     body_end = data.index(f"</{prefix}sheetData>", body_start)
-    pieces: list[str] = [data[:body_start]]
+    head = data[:body_start]
+    pieces = _Chunks()
     pending = sorted(updates)
     count = len(pending)
     at = body_start
@@ -833,17 +835,45 @@ def edit_sheet(
     pieces.append(data[at:body_end])
     for missing in pending[next_update:]:
         pieces.append(_new_row(prefix, missing, updates[missing], styles, percent_columns, ""))
-    pieces.append(data[body_end:])
+    tail = data[body_end:]  # after the rows: apart, as only the rows may be rewritten below
     # <dimension> and <cols> come before <sheetData>: only the first piece changes.
     if updates:
         last_row = max(updates)
         last_col = max(max(cols) for cols in updates.values())
-        pieces[0] = _widen_dimension(pieces[0], last_row, last_col)
+        head = _widen_dimension(head, last_row, last_col)
     if new_columns:
-        pieces[0] = _with_widths(pieces[0], prefix, new_columns)
+        head = _with_widths(head, prefix, new_columns)
+    body = pieces.done()
     if shared_masters:
-        pieces = _unshared(pieces, shared_masters, prefix)
-    return pieces
+        text = _unshared(b"".join(body).decode("utf-8"), shared_masters, prefix)
+        body = [text.encode("utf-8")]
+    return [head.encode("utf-8"), *body, tail.encode("utf-8")]
+
+
+class _Chunks:
+    """Pieces of text gathered into UTF-8 chunks of about a megabyte as they come: the
+    edited worksheet is held once, as bytes, rather than as 100,000 strings (for Japanese
+    text, two bytes a character) and then encoded."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+        self._batch: list[str] = []
+        self._size = 0
+
+    def append(self, piece: str) -> None:
+        self._batch.append(piece)
+        self._size += len(piece)
+        if self._size >= 1 << 20:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._chunks.append("".join(self._batch).encode("utf-8"))
+        self._batch.clear()
+        self._size = 0
+
+    def done(self) -> list[bytes]:
+        self._flush()
+        return self._chunks
 
 
 _SHARED_MASTER = re.compile(rf'<{_TAG}f\b([^>]*?\bt="shared"[^>]*)>([^<]*)</{_TAG}f>')
@@ -853,16 +883,14 @@ _SHARED_CHILD = re.compile(
 _SHARED_INDEX = re.compile(r'\bsi="(\d+)"')
 
 
-def _unshared(pieces: list[str], masters: Mapping[str, tuple[str, str]], prefix: str) -> list[str]:
+def _unshared(text: str, masters: Mapping[str, tuple[str, str]], prefix: str) -> str:
     """A person's formula filled down or across from a cell kpibot now writes (Excel keeps
     it once, in that first cell, as a shared formula): the other cells of the fill get
     their own formula, moved as Excel moves it, instead of pointing at a formula that is
     no longer there (which Excel reports as a damaged file). Rare: only then is the
-    sheet joined into one piece."""
+    sheet's rows joined into one piece."""
     # Here only: a sync that rewrites no shared formula does not import openpyxl.
     from openpyxl.formula.translate import Translator
-
-    text = "".join(pieces[1:-1])
 
     def own(match: re.Match[str]) -> str:
         index = _SHARED_INDEX.search(match.group(3))
@@ -872,7 +900,7 @@ def _unshared(pieces: list[str], masters: Mapping[str, tuple[str, str]], prefix:
         moved = Translator("=" + formula, origin=origin).translate_formula(match.group(2))
         return f"{match.group(1)}<{prefix}f>{_escape(moved[1:])}</{prefix}f>"
 
-    return [pieces[0], _SHARED_CHILD.sub(own, text), pieces[-1]]
+    return _SHARED_CHILD.sub(own, text)
 
 
 def _left_style(cells: list[tuple[int, int, int, str]], col: int) -> str:
@@ -1167,7 +1195,7 @@ def write_workbook(
 ) -> None:
     """Write the workbook with kpibot's changes into `target`: every member that does not
     change is copied unchanged."""
-    members: dict[str, bytes | list[str]] = {}
+    members: dict[str, bytes | list[bytes]] = {}
     kpi_member = dict(package.sheets).get(changes.kpi_tab)
     if kpi_member is None:
         raise XlsxFormatError(f"no worksheet for {changes.kpi_tab}")
@@ -1187,6 +1215,7 @@ def write_workbook(
             widths,
             replaced_formulas,
         )
+        del data  # the sheet's text: only the edited copy is kept
         members[kpi_member] = edited
         if replaced_formulas:
             # A person had typed a formula into kpibot's column: Excel would call the file
@@ -1224,7 +1253,7 @@ def _add_sheet(
     package: Package,
     workbook_text: str,
     name: str,
-    members: dict[str, bytes | list[str]],
+    members: dict[str, bytes | list[bytes]],
 ) -> tuple[str, str]:
     """A new worksheet part for tab `name`: its member name and the new workbook.xml.
     The workbook's rels and [Content_Types].xml are updated in `members`."""
@@ -1267,7 +1296,7 @@ def _add_sheet(
 
 
 def _drop_calc_chain(
-    source: zipfile.ZipFile, package: Package, members: dict[str, bytes | list[str]]
+    source: zipfile.ZipFile, package: Package, members: dict[str, bytes | list[bytes]]
 ) -> None:
     rels_member = _rels_of(package.workbook)
     chain = next(
@@ -1291,18 +1320,18 @@ def _drop_calc_chain(
     members["[Content_Types].xml"] = types.encode("utf-8")
 
 
-def _member(source: zipfile.ZipFile, members: Mapping[str, bytes | list[str]], name: str) -> str:
+def _member(source: zipfile.ZipFile, members: Mapping[str, bytes | list[bytes]], name: str) -> str:
     """A small member's text as changed so far in this write, else as it is in the file."""
     data = members.get(name)
     if data is None:
         return source.read(name).decode("utf-8")
-    return data.decode("utf-8") if isinstance(data, bytes) else "".join(data)
+    return (data if isinstance(data, bytes) else b"".join(data)).decode("utf-8")
 
 
 def _copy_zip(
     source: zipfile.ZipFile,
     target: IO[bytes],
-    replaced: Mapping[str, bytes | list[str]],
+    replaced: Mapping[str, bytes | list[bytes]],
     added: Mapping[str, bytes],
 ) -> None:
     with zipfile.ZipFile(target, "w", allowZip64=True) as out:
@@ -1325,16 +1354,8 @@ def _copy_zip(
                 with contextlib.suppress(AttributeError):
                     setattr(copy, name, 1)
             with out.open(copy, "w", force_zip64=True) as writer:
-                batch: list[str] = []
-                size = 0
-                for piece in data:  # in about a megabyte at a time: one write per piece
-                    batch.append(piece)  # costs more than compressing it
-                    size += len(piece)
-                    if size >= 1 << 20:
-                        writer.write("".join(batch).encode("utf-8"))
-                        batch.clear()
-                        size = 0
-                writer.write("".join(batch).encode("utf-8"))
+                for piece in data:
+                    writer.write(piece)
         for name, data in added.items():
             info = zipfile.ZipInfo(name, dt.datetime.now().timetuple()[:6])
             info.compress_type = zipfile.ZIP_DEFLATED
