@@ -16,6 +16,7 @@ from bot import services
 from bot.bootstrap import Bot, Services, build, build_bot, example_workbook
 from bot.questions import answer
 from bot.render import answer_text, problem_text, report_text, written_text
+from bot.services import Report
 from bot.settings import Settings, SettingsError, load_settings
 from rules.rulesets import RULESETS
 from sheets.backend import SheetError
@@ -91,11 +92,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
-    overrides = {
-        key: value
-        for key, value in (("kpibot_ruleset", args.ruleset), ("kpibot_rounding", args.rounding))
-        if value
-    }
+    overrides = _overrides(args)
     try:
         settings = load_settings(**overrides)
         if args.command == "demo":
@@ -124,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "同梱の例のワークブックには書き込めません。`kpibot demo` を使うか、"
                     "コピーを --sheet または KPIBOT_SHEET で指定してください。"
                 )
-            return _sync(app)
+            return _sync(app, _sync_argv(args))
         if args.command == "check":
             _say_database(settings)
             return _check(app)
@@ -159,6 +156,14 @@ def _database_error(error: Exception) -> bool:
     name an error it cannot raise."""
     exc = sys.modules.get("sqlalchemy.exc")
     return exc is not None and isinstance(error, exc.SQLAlchemyError)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, object]:
+    return {
+        key: value
+        for key, value in (("kpibot_ruleset", args.ruleset), ("kpibot_rounding", args.rounding))
+        if value
+    }
 
 
 def _moment(text: str) -> dt.datetime:
@@ -217,12 +222,42 @@ def _demo(app: Services) -> int:
     return EXIT_OK
 
 
-def _sync(app: Services) -> int:
+def _sync(app: Services, argv: list[str]) -> int:
+    from bot import clean_record
+
+    # A workbook whose exact bytes this kpibot, so configured, found in sync today: what
+    # that sync printed, without reading and rating it again (bot/clean_record.py).
+    today = clean_record.today_in_japan()
+    record = clean_record.for_sync(app, today)
+    if record is not None and (output := record.lookup()) is not None:
+        print(output)
+        return EXIT_OK
     report = services.sync(app.backend, app.ruleset, app.rounding)
-    print(report_text(report))
-    print()
-    print(written_text(report))
+    output = sync_output(report)
+    print(output)
+    if record is not None and len(report.table.rows) >= clean_record.RECORD_FROM_ROWS:
+        if report.written:
+            clean_record.prepare_in_background(argv)  # the file as written: read and rated
+        elif clean_record.today_in_japan() == today:
+            record.store(report.snapshot.version, output)
     return EXIT_OK
+
+
+def sync_output(report: Report) -> str:
+    """What `kpibot sync` prints."""
+    return f"{report_text(report)}\n\n{written_text(report)}"
+
+
+def _sync_argv(args: argparse.Namespace) -> list[str]:
+    """The sync's own arguments, for a process that repeats its read (bot/clean_record)."""
+    pairs = (("--sheet", args.sheet), ("--ruleset", args.ruleset), ("--rounding", args.rounding))
+    return [part for flag, value in pairs if value for part in (flag, value)]
+
+
+def sync_arguments(argv: list[str]) -> tuple[str | None, dict[str, object]]:
+    """The workbook and the settings' overrides of `kpibot sync <argv>`."""
+    args = _parser().parse_args(["sync", *argv])
+    return args.sheet, _overrides(args)
 
 
 def _check(app: Services) -> int:

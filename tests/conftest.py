@@ -111,6 +111,8 @@ def _own_data_dir(
     """The default database lives in the per-user data directory (platformdirs): tests get
     one of their own instead of the developer's."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
+    # and the records of workbooks in sync (bot/clean_record.py) too
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
