@@ -16,11 +16,13 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from pypdf import PdfReader
 
 from bot.cli import main
+from bot.publish import report
 from tests.conftest import write_xlsx
 
 HEADER = ["年度", "基本目標", "事業名", "担当課", "KPI番号", "KPI名", "目標値", "実績値",
@@ -64,13 +66,52 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+Print = Callable[[Path, Path, "str | None"], None]
+
+
+def _timed(prints: list[tuple[str, float, float]], started: list[float], real: Print) -> Print:
+    """report.print_pdf, noting when each Chromium print began and ended."""
+
+    def timed(html: Path, pdf: Path, chromium: str | None) -> None:
+        begun = time.perf_counter()
+        real(html, pdf, chromium)
+        prints.append((html.stem, begun - started[0], time.perf_counter() - started[0]))
+
+    return timed
+
+
+def _timeline(prints: list[tuple[str, float, float]]) -> str:
+    """Where the time went: the print that counts the front's pages, then the rest."""
+    guess = next((p for p in prints if p[0] == "front-guess"), None)
+    rest = [p for p in prints if p[0] != "front-guess"]
+    parts = [end - begun for name, begun, end in rest if name.startswith("part")]
+    front = [end - begun for name, begun, end in rest if name == "front"]
+    lines = []
+    if guess:
+        lines.append(f"  front counted: {guess[1]:.1f}–{guess[2]:.1f} s")
+    if rest:
+        lines.append(
+            f"  {len(rest)} prints: {min(p[1] for p in rest):.1f}–{max(p[2] for p in rest):.1f} s"
+            f" (front {sum(front):.1f} s; parts {min(parts, default=0):.1f}–"
+            f"{max(parts, default=0):.1f} s each)"
+        )
+    return "\n".join(lines)
+
+
 def run(projects: int) -> float:
     with tempfile.TemporaryDirectory(prefix="kpibot-bench-publish-") as folder:
         workbook = write_xlsx(Path(folder) / "large.xlsx", {"KPI": sheet(projects)})
         out = Path(folder) / "out"
-        started = time.perf_counter()
+        prints: list[tuple[str, float, float]] = []
+        clock = [0.0]
+        real = report.print_pdf
+        report.print_pdf = _timed(prints, clock, real)  # type: ignore[assignment]
+        clock[0] = started = time.perf_counter()
         cpu_before = _cpu()
-        code = main(["publish", "--sheet", str(workbook), "--out", str(out)])
+        try:
+            code = main(["publish", "--sheet", str(workbook), "--out", str(out)])
+        finally:
+            report.print_pdf = real
         seconds = time.perf_counter() - started
         cpu = _cpu() - cpu_before
         assert code == 0, code
@@ -82,6 +123,7 @@ def run(projects: int) -> float:
         print(f"{projects:,} projects ({projects * 4:,} KPIs, 2 years): {seconds:.1f} s wall, "
               f"{cpu:.1f} s CPU (kpibot and Chromium); PDF {pages:,} pages; {sizes}; "
               f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")  # fmt: skip
+        print(_timeline(prints))
         return seconds
 
 
