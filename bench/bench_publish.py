@@ -81,19 +81,16 @@ def _timed(prints: list[tuple[str, float, float]], started: list[float], real: P
 
 
 def _timeline(prints: list[tuple[str, float, float]]) -> str:
-    """Where the time went: the print that counts the front's pages, then the rest."""
-    guess = next((p for p in prints if p[0] == "front-guess"), None)
-    rest = [p for p in prints if p[0] != "front-guess"]
-    parts = [end - begun for name, begun, end in rest if name.startswith("part")]
-    front = [end - begun for name, begun, end in rest if name == "front"]
-    lines = []
-    if guess:
-        lines.append(f"  front counted: {guess[1]:.1f}–{guess[2]:.1f} s")
-    if rest:
+    """Where the time went: the front (alone: the parts are numbered on from it), then
+    the parts side by side."""
+    fronts = [(begun, end) for name, begun, end in prints if name == "front"]
+    parts = [(begun, end) for name, begun, end in prints if name.startswith("part")]
+    lines = [f"  front printed: {begun:.1f}–{end:.1f} s" for begun, end in fronts]
+    if parts:
+        each = [end - begun for begun, end in parts]
         lines.append(
-            f"  {len(rest)} prints: {min(p[1] for p in rest):.1f}–{max(p[2] for p in rest):.1f} s"
-            f" (front {sum(front):.1f} s; parts {min(parts, default=0):.1f}–"
-            f"{max(parts, default=0):.1f} s each)"
+            f"  {len(parts)} parts: {min(b for b, _ in parts):.1f}–{max(e for _, e in parts):.1f} s"
+            f" ({min(each):.1f}–{max(each):.1f} s each)"
         )
     return "\n".join(lines)
 

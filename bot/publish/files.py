@@ -88,8 +88,12 @@ def publish(
     sheet = _sheet_name(app.backend.location)
     made = now or dt.datetime.now()
 
-    def render(sections: Sequence[ProjectPage], front: bool, first: int, total: int) -> str:
-        return render_html(publication, app.rounding, sheet, made, sections, front, first, total)
+    def render(
+        sections: Sequence[ProjectPage], front: bool, first: int, total: int, blank: int
+    ) -> str:
+        return render_html(
+            publication, app.rounding, sheet, made, sections, front, first, total, blank
+        )
 
     # The PDF is printed by Chromium processes while this thread writes the other files:
     # its printing is most of the time and waits on nothing but the publication.

@@ -64,9 +64,11 @@ def render_html(
     front: bool = True,
     first_page: int = 0,
     total_pages: int = 0,
+    blank_pages: int = 0,
 ) -> str:
     """The report, or one part of it for printing: the front (cover, criteria, 総括表)
-    and/or some project sections, numbered from `first_page` of `total_pages`."""
+    and/or some project sections, numbered from `first_page` of `total_pages` (0: as
+    many as it prints), then `blank_pages` empty pages that only count."""
     sections = publication.pages if sections is None else sections
     ids = {page.name: anchor(page.name) for page in publication.pages}
     charts = {
@@ -91,6 +93,7 @@ def render_html(
         front=front,
         first_page=first_page,
         total_pages=total_pages,
+        blank_pages=blank_pages,
     )
 
 
@@ -139,7 +142,7 @@ def print_pdf(html: Path, pdf: Path, chromium: str | None) -> None:
 # 1,000-project document: about twice the time of five 200-project parts), and each
 # process costs under a second to start: 100 gives two workers ten parts to share.
 PART_SIZE = 100
-Render = Callable[[Sequence[ProjectPage], bool, int, int], str]
+Render = Callable[[Sequence[ProjectPage], bool, int, int, int], str]
 
 
 def print_pdf_in_parts(
@@ -150,12 +153,15 @@ def print_pdf_in_parts(
     part_size: int | None = None,
     workers: int = 2,
 ) -> None:
-    """Print the report as the front and parts of `part_size` projects, side by side, and
-    join them. Page numbers run on across the parts ("12 / 1113"), so the front (cover,
-    criteria, 総括表, whose length only a print tells) is printed once first to count its
-    pages; then the front and the parts are printed for good. A
-    project is one page; when a part turns out longer, the parts after it are printed
-    again with the right numbers."""
+    """Print the report as the front and parts of `part_size` projects, and join them.
+
+    Page numbers run on across the parts ("12 / 1113"), and only a print tells how many
+    pages the front (cover, criteria, 総括表) takes. So the front is printed first with
+    one blank page after it for each project page: its own numbers and the total come out
+    right in that one print, and its length is what it printed less the blank pages
+    (which are left out of the join). Then the parts are printed side by side, numbered
+    on from it. A project is one page; when a part turns out longer, the front and the
+    parts are printed again with the right numbers."""
     from pypdf import PdfReader, PdfWriter  # only when printing
     from pypdf.generic import NameObject, TextStringObject
 
@@ -173,27 +179,27 @@ def print_pdf_in_parts(
         def count(path: Path) -> int:
             return len(PdfReader(path).pages)
 
-        front_guess = count(printed("front-guess", render((), True, 0, 0)))
         lengths = [len(part) for part in parts]  # one page per project, until shown otherwise
-        files: list[Path] = []
-        front_pages = 0
+        front, front_pages = folder / "front.pdf", 0
+        done: list[Path] = []
         with ThreadPoolExecutor(max_workers=workers) as pool:
             for _ in range(3):
-                total = front_guess + sum(lengths)
-                starts = [front_guess + 1 + sum(lengths[:i]) for i in range(len(parts))]
-                front = pool.submit(printed, "front", render((), True, 1, total))
+                front = printed("front", render((), True, 1, 0, sum(lengths)))
+                front_pages = count(front) - sum(lengths)
+                total = front_pages + sum(lengths)
+                starts = [front_pages + 1 + sum(lengths[:i]) for i in range(len(parts))]
                 jobs = [
-                    pool.submit(printed, f"part{i:04d}", render(part, False, start, total))
+                    pool.submit(printed, f"part{i:04d}", render(part, False, start, total, 0))
                     for i, (part, start) in enumerate(zip(parts, starts, strict=True))
                 ]
                 done = [job.result() for job in jobs]
-                files = [front.result(), *done]
-                real, front_pages = [count(path) for path in done], count(files[0])
-                if real == lengths and front_pages == front_guess:
+                real = [count(path) for path in done]
+                if real == lengths:
                     break
-                lengths, front_guess = real, front_pages
+                lengths = real
         writer = PdfWriter()
-        for path in files:
+        writer.append(str(front), pages=(0, front_pages))  # without the blank pages
+        for path in done:
             writer.append(str(path))
         writer.add_metadata({"/Title": publication.title, "/Creator": "kpibot"})
         writer.root_object[NameObject("/Lang")] = TextStringObject("ja")  # read as Japanese

@@ -445,3 +445,25 @@ def test_the_summary_and_the_page_publish_the_persons_rating_with_kpibots_beside
         ("③地方創生に効果があった", "地方創生に非常に効果的であった"),
         ("地方創生に効果があった", "地方創生に効果があった"),
     ]  # the open data: 事業効果 as published, 評価 as kpibot computed
+
+
+def test_a_project_longer_than_a_page_keeps_the_page_numbers_running(tmp_path: Path) -> None:
+    _need(CHROMIUM, "KPIBOT_REQUIRE_BROWSER", "Chromium")
+    rows: list[list[object]] = [["年度", "事業名", "KPI番号", "KPI名", "目標値", "実績値"]]
+    for name, kpis in (("短い事業A", 2), ("長い事業", 45), ("短い事業B", 2), ("短い事業C", 1)):
+        for number in range(1, kpis + 1):
+            first = number == 1
+            rows.append(["令和5年度" if first else None, name if first else None, number,
+                         f"{name}の指標{number}", "100件", f"{90 + number}件"])  # fmt: skip
+    sheet = write_xlsx(tmp_path / "long.xlsx", {"KPI": rows})
+    out = tmp_path / "out"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(report, "PART_SIZE", 2)  # the long project's part, and one after it
+        assert main(["publish", "--sheet", str(sheet), "--out", str(out)]) == 0
+    pages = _pdf_pages(next(out.glob("*.pdf")))
+    total = len(pages)
+    long = [i for i, text in enumerate(pages) if "長い事業の指標" in text and "総括表" not in text]
+    assert len(long) >= 2  # the project took more than one page
+    for number, text in enumerate(pages, start=1):
+        assert f"{number} / {total}" in text
+    assert "短い事業C" in pages[-1] and "事業評価シート" in pages[-1]
