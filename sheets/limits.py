@@ -232,8 +232,12 @@ def _check_xml_ends(path: Path, name: str, head: bytes, tail: bytes) -> None:
     stripped = tail.rstrip()
     if root is None:
         raise _refuse(path, f"{name} が XML ではありません（壊れています）。")
-    if stripped.endswith(b"/>") and stripped.count(b"<") <= 1 and body.startswith(b"<"):
-        return  # an empty root element, <Types/>
+    start_end = body.find(b">")
+    if body[start_end - 1 : start_end] == b"/" and not body[start_end + 1 :].strip():
+        # The whole part is one empty root element, after its XML declaration as Excel
+        # writes it: <Types/>, or a form button's properties (xl/ctrlProps/ctrlProp1.xml:
+        # <formControlPr xmlns="…" objectType="Button" lockText="1"/>).
+        return
     if not stripped.endswith(b"</" + root.group(1) + b">"):
         raise _refuse(path, f"{name} が途中で切れています（壊れています）。")
 
