@@ -92,7 +92,7 @@ WORKBOOK_ORDER = [
     "fileVersion",
     "fileSharing",
     "workbookPr",
-    "AlternateContent",
+    "absPath",
     "revisionPtr",
     "workbookProtection",
     "bookViews",
@@ -316,6 +316,7 @@ def as_excel_saves(path: Path, *, external_link: bool) -> None:
     add_pivot_table(parts)
     if external_link:
         add_external_link(parts)
+        add_button(parts)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
         for name, data in parts.items():
             out.writestr(name, data)
@@ -423,6 +424,49 @@ def add_pivot_table(parts: dict[str, bytes]) -> None:
     parts["[Content_Types].xml"] = types.replace("</Types>", overrides + "</Types>").encode()
 
 
+MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+XDR = "http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing"
+BUTTON = (
+    f'<mc:AlternateContent xmlns:mc="{MC}"><mc:Choice Requires="x14"><controls>'
+    f'<mc:AlternateContent xmlns:mc="{MC}"><mc:Choice Requires="x14">'
+    '<control shapeId="1025" r:id="rIdButton1" name="Button 1"><controlPr defaultSize="0"'
+    ' print="0" autoFill="0" autoPict="0" macro="[0]!集計を更新"><anchor moveWithCells="1"'
+    ' sizeWithCells="1">'
+    f'<from><xdr:col xmlns:xdr="{XDR}">13</xdr:col><xdr:colOff xmlns:xdr="{XDR}">0</xdr:colOff>'
+    f'<xdr:row xmlns:xdr="{XDR}">1</xdr:row><xdr:rowOff xmlns:xdr="{XDR}">0</xdr:rowOff></from>'
+    f'<to><xdr:col xmlns:xdr="{XDR}">15</xdr:col><xdr:colOff xmlns:xdr="{XDR}">0</xdr:colOff>'
+    f'<xdr:row xmlns:xdr="{XDR}">3</xdr:row><xdr:rowOff xmlns:xdr="{XDR}">0</xdr:rowOff></to>'
+    "</anchor></controlPr></control></mc:Choice></mc:AlternateContent>"
+    "</controls></mc:Choice></mc:AlternateContent>"
+)
+
+
+def add_button(parts: dict[str, bytes]) -> None:
+    """A form button that runs a macro, as Excel keeps it in the KPI worksheet: an
+    mc:AlternateContent (controls are an Excel 2010 addition) between legacyDrawing and
+    tableParts, with its control properties in a part of their own."""
+    sheet = parts[KPI_SHEET].decode()
+    parts[KPI_SHEET] = sheet.replace("<tableParts", BUTTON + "<tableParts", 1).encode()
+    rels_name = "xl/worksheets/_rels/sheet1.xml.rels"
+    rels = parts[rels_name].decode()
+    parts[rels_name] = rels.replace(
+        "</Relationships>",
+        f'<Relationship Id="rIdButton1" Type="{PIVOT_RELS}ctrlProp"'
+        ' Target="../ctrlProps/ctrlProp1.xml"/></Relationships>',
+    ).encode()
+    parts["xl/ctrlProps/ctrlProp1.xml"] = (
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        b'<formControlPr xmlns="http://schemas.microsoft.com/office/spreadsheetml/2009/9/main"'
+        b' objectType="Button" lockText="1"/>'
+    )
+    types = parts["[Content_Types].xml"].decode()
+    parts["[Content_Types].xml"] = types.replace(
+        "</Types>",
+        '<Override PartName="/xl/ctrlProps/ctrlProp1.xml"'
+        ' ContentType="application/vnd.ms-excel.controlproperties+xml"/></Types>',
+    ).encode()
+
+
 EXTERNAL_LINK = f"""<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <externalLink xmlns="{MAIN}" xmlns:r="{RELS}"><externalBook r:id="rId1"><sheetNames><sheetName val="予算"/></sheetNames><sheetDataSet><sheetData sheetId="0"><row r="2"><cell r="B2"><v>1000</v></cell></row></sheetData></sheetDataSet></externalBook></externalLink>"""
 
@@ -474,7 +518,11 @@ def children(xml: bytes) -> list[ElementTree.Element]:
 
 
 def assert_in_schema_order(xml: bytes, order: list[str]) -> None:
-    names = [_local(child.tag) for child in children(xml)]
+    # An mc:AlternateContent stands where the element it offers (its mc:Choice's) goes.
+    names = [
+        _local(child[0][0].tag if _local(child.tag) == "AlternateContent" else child.tag)
+        for child in children(xml)
+    ]
     assert all(name in order for name in names), names
     positions = [order.index(name) for name in names]
     assert positions == sorted(positions), names
