@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
 import re
 import shutil
 import struct
@@ -115,8 +116,6 @@ WORKBOOK_ORDER = [
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import os
-
     for name in list(os.environ):
         if name.startswith(("KPIBOT_", "SLACK_")):
             monkeypatch.delenv(name)
