@@ -300,13 +300,20 @@ _Cell = tuple[str, str, str, str, str, str, str, str]
 _CHUNK = 1 << 20
 
 
+_ROW_END = re.compile(r"</(?:\w+:)?row>")
+
+
 def _chunks(body: str) -> Iterator[str]:
     """The sheet's rows in pieces of about a megabyte, each ending after a </row>: the
-    cells of 50,000 rows found at once would take a hundred megabytes of tuples."""
+    cells of 50,000 rows found at once would take a hundred megabytes of tuples. The end
+    tag as this sheet writes it (</row>, </x:row>), looked for from each megabyte on: one
+    that is not there is not looked for to the end of the sheet again and again."""
+    first = _ROW_END.search(body)
+    tag = first.group() if first else "</row>"
     start = 0
     while start < len(body):
-        ends = [at for tag in ("</row>", ":row>") if (at := body.find(tag, start + _CHUNK)) >= 0]
-        end = body.index(">", min(ends)) + 1 if ends else len(body)
+        at = body.find(tag, start + _CHUNK)
+        end = at + len(tag) if at >= 0 else len(body)
         yield body[start:end]
         start = end
 
