@@ -113,11 +113,13 @@ def test_open_data_csv_parsed_back_reproduces_every_published_rate_and_rating(
     assert (miura["指標値(目標)"], miura["実績値"], miura["達成率"]) == ("-672", "-1017", "—")
 
 
-def test_the_html_report_has_no_axe_core_violations(published: Path) -> None:
+def _axe(html: Path) -> tuple[list[tuple[str, list[str]]], dict[str, Any], int]:
+    """axe-core's violations (rule, first elements) and whole result for a page, and how
+    many charts are images with a name."""
     _need(AXE.exists(), "KPIBOT_REQUIRE_BROWSER", "axe-core (npm ci --prefix tests/browser)")
+    _need(CHROMIUM, "KPIBOT_REQUIRE_BROWSER", "Chromium")
     from playwright.sync_api import sync_playwright
 
-    html = next(published.glob("*.html"))
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
@@ -126,12 +128,17 @@ def test_the_html_report_has_no_axe_core_violations(published: Path) -> None:
             page.add_script_tag(path=str(AXE))
             # Every rule axe-core has, best practices included, not only the WCAG 2.1 AA tags.
             result: dict[str, Any] = page.evaluate("axe.run(document)")
-            checked = page.evaluate("document.querySelectorAll('svg[role=img]').length")
+            checked: int = page.evaluate("document.querySelectorAll('svg[role=img]').length")
         finally:
             browser.close()
     violations = [
         (v["id"], [node["html"][:120] for node in v["nodes"][:3]]) for v in result["violations"]
     ]
+    return violations, result, checked
+
+
+def test_the_html_report_has_no_axe_core_violations(published: Path) -> None:
+    violations, result, checked = _axe(next(published.glob("*.html")))
     assert violations == [], json.dumps(violations, ensure_ascii=False, indent=1)
     assert len(result["passes"]) > 20
     assert checked == 10  # one chart per project, each an image with a name
@@ -440,6 +447,11 @@ def test_the_summary_and_the_page_publish_the_persons_rating_with_kpibots_beside
     )
     assert '<p class="rating level-3">地方創生に効果があった</p>' in pages[1]
     assert "計算した評価" not in pages[1]
+    page = tmp_path / "words.html"  # the person's rating and kpibot's, as axe-core sees them
+    page.write_text(html, encoding="utf-8")
+    violations, _, checked = _axe(page)
+    assert violations == [], json.dumps(violations, ensure_ascii=False, indent=1)
+    assert checked == 3
     rows = [dict(zip(opendata.HEADER, row, strict=True)) for row in opendata.rows(publication)]
     assert [(r["事業効果"], r["評価"]) for r in rows[:2]] == [
         ("③地方創生に効果があった", "地方創生に非常に効果的であった"),
