@@ -94,6 +94,10 @@ def render_html(
         first_page=first_page,
         total_pages=total_pages,
         blank_pages=blank_pages,
+        # A part printed for the PDF has no links to the projects: their pages are in other
+        # parts, so Chromium wrote no link for them anyway, after a second of looking for
+        # the 1,000 targets of a large 総括表.
+        printing=first_page > 0,
     )
 
 
