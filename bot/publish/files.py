@@ -17,7 +17,12 @@ from bot import services
 from bot.bootstrap import Services
 from bot.publish import opendata
 from bot.publish.document import ProjectPage, Publication, build_publication, read_year
-from bot.publish.report import find_chromium, print_pdf_in_parts, render_html
+from bot.publish.report import (
+    find_chromium,
+    pdf_font_warning,
+    print_pdf_in_parts,
+    render_html,
+)
 
 Progress = Callable[[str], None]
 # One folder per edition under KPIBOT_PUBLISH_DIR, named by its time and a random part:
@@ -99,6 +104,8 @@ def publish(
     # its printing is most of the time and waits on nothing but the publication.
     with ThreadPoolExecutor(max_workers=1) as background:
         progress("PDF を印刷しています…")
+        if warning := pdf_font_warning():
+            progress(warning)
         pdf = background.submit(
             print_pdf_in_parts, publication, render, paths["pdf"], find_chromium(chromium)
         )

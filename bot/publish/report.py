@@ -107,6 +107,34 @@ def find_chromium(configured: str = "") -> str | None:
     return next((found for name in CHROMIUM_NAMES if (found := shutil.which(name))), None)
 
 
+PDF_FONT = "BIZ UDPGothic"
+
+
+def pdf_font_warning() -> str | None:
+    """A line to show when the report's font is not installed where Chromium prints. Chromium
+    then falls back to Noto Sans CJK, whose shared glyphs put Kangxi radicals (⽇ U+2F47 for
+    日) into the PDF's text: searching and copying the published PDF would fail. None when
+    the font is there, or when fontconfig cannot be asked (not Linux: Chromium uses the
+    system's fonts, and Windows ships this one)."""
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return None
+    try:
+        found = subprocess.run(
+            [fc_list, f":family={PDF_FONT}", "family"],
+            capture_output=True, text=True, timeout=10, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if found.stdout.strip():
+        return None
+    return (
+        f"注意: フォント {PDF_FONT}（BIZ UDPゴシック）がありません。PDF の一部の漢字が検索や"
+        "コピーで別の文字（部首）になります。Debian では `apt-get install "
+        "fonts-morisawa-bizud-gothic` で入ります。"
+    )
+
+
 def print_pdf(html: Path, pdf: Path, chromium: str | None) -> None:
     """Print the HTML file to A4 PDF with headless Chromium (page breaks and numbers from
     the report's print styles)."""

@@ -479,3 +479,22 @@ def test_a_project_longer_than_a_page_keeps_the_page_numbers_running(tmp_path: P
     for number, text in enumerate(pages, start=1):
         assert f"{number} / {total}" in text
     assert "短い事業C" in pages[-1] and "事業評価シート" in pages[-1]
+
+
+def test_a_missing_report_font_is_said_before_printing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without BIZ UDPGothic, Chromium falls back to Noto Sans CJK and the PDF's text gets
+    Kangxi radicals: publishing says so, with the package that brings the font."""
+    _need(shutil.which("fc-list"), "KPIBOT_REQUIRE_BROWSER", "fontconfig (fc-list)")
+    assert report.pdf_font_warning() is None  # installed here (.ci/run installs it)
+    config = tmp_path / "fonts.conf"
+    config.write_text(
+        f'<?xml version="1.0"?><fontconfig><dir>{tmp_path / "no-fonts"}</dir>'
+        f"<cachedir>{tmp_path / 'cache'}</cachedir></fontconfig>",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("FONTCONFIG_FILE", str(config))
+    warning = report.pdf_font_warning()
+    assert warning is not None and warning.startswith("注意: フォント BIZ UDPGothic")
+    assert "fonts-morisawa-bizud-gothic" in warning
