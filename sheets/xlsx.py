@@ -1055,7 +1055,47 @@ _COLS = re.compile(rf"<{_TAG}cols\b[^>]*>(.*?)</{_TAG}cols>", re.S)
 _COL = re.compile(rf"<{_TAG}col\b([^>]*?)/?>")
 
 
+def _unhidden(text: str, prefix: str, widths: Mapping[int, float]) -> str:
+    """A person who hid every unused column (<col min="7" max="16384" hidden="1">, an
+    office habit) would never see kpibot's new columns: such a <col> is split around them,
+    its other columns staying exactly as hidden as they were, and each new column gets a
+    <col> of its own with the person's column style and kpibot's width."""
+    block = _COLS.search(text)
+    if block is None:
+        return text
+    pieces: list[str] = []
+    cut = block.start(1)
+    for existing in _COL.finditer(text, block.start(1), block.end(1)):
+        found = dict(_ATTR.findall(existing.group(1)))
+        first, last = int(found.get("min", "0")), int(found.get("max", "0"))
+        inside = sorted(col for col in widths if first <= col <= last)
+        if not inside or found.get("hidden") not in ("1", "true"):
+            continue
+        kept = {k: v for k, v in found.items() if k not in ("min", "max")}
+        mine = {k: v for k, v in kept.items() if k == "style"}
+        elements: list[str] = []
+        start = first
+        for col in [*inside, last + 1]:
+            if start < col:
+                elements.append(_col_element(prefix, start, col - 1, kept))
+            if col <= last:
+                mine |= {"width": str(widths[col]), "customWidth": "1"}
+                elements.append(_col_element(prefix, col, col, mine))
+            start = col + 1
+        pieces += [text[cut : existing.start()], *elements]
+        cut = existing.end()
+    if not pieces:
+        return text
+    return text[: block.start(1)] + "".join(pieces) + text[cut:]
+
+
+def _col_element(prefix: str, first: int, last: int, attributes: Mapping[str, str]) -> str:
+    rest = "".join(f' {name}="{value}"' for name, value in attributes.items())
+    return f'<{prefix}col min="{first}" max="{last}"{rest}/>'
+
+
 def _with_widths(text: str, prefix: str, widths: Mapping[int, float]) -> str:
+    text = _unhidden(text, prefix, widths)
     block = _COLS.search(text)
     covered: set[int] = set()
     starts: list[tuple[int, int]] = []  # (min, where its <col> starts) of each existing one

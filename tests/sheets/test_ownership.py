@@ -319,3 +319,36 @@ def test_reading_in_small_pieces_sees_the_same_cells(
     whole = XlsxBackend(path).read().tabs
     monkeypatch.setattr(xlsx, "_CHUNK", 40)  # a piece ends after nearly every row
     assert XlsxBackend(path).read().tabs == whole
+
+
+def test_new_columns_in_a_range_the_person_hid_are_shown_and_the_rest_stays_hidden(
+    tmp_path: Path,
+) -> None:
+    """Offices hide every unused column right of the table; kpibot's results went into
+    hidden columns, where nobody saw them."""
+    workbook = openpyxl.Workbook()
+    kpi = workbook.active
+    assert kpi is not None
+    kpi.title = "KPI"
+    kpi.append(["年度", "事業名", "目標値", "実績値", "備考"])
+    kpi.append(["令和5年度", "事業A", "100人", "120人", "メモ"])
+    kpi.column_dimensions.group("F", "XFD", hidden=True)
+    path = tmp_path / "hidden.xlsx"
+    workbook.save(path)
+    before = tmp_path / "before.xlsx"
+    before.write_bytes(path.read_bytes())
+
+    assert sync(XlsxBackend(path)).written
+    assert_only_owned_changed(before, path, {"F", "G", "H", "I"})
+    sheet = zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml").decode()
+    cols = re.findall(r"<col [^>]*/>", sheet)
+    spans = [(int(a), int(b), 'hidden="1"' in c) for c in cols for a, b in
+             [re.search(r'min="(\d+)" max="(\d+)"', c).groups()]]  # type: ignore[union-attr]  # fmt: skip
+    assert spans == [(6, 6, False), (7, 7, False), (8, 8, False), (9, 9, False),
+                     (10, 16384, True)], cols  # fmt: skip
+    reread = openpyxl.load_workbook(path)["KPI"]
+    assert [reread.cell(1, c).value for c in range(6, 10)] == [
+        "達成率", "達成", "評価", "検証"
+    ]  # fmt: skip
+    again = path.read_bytes()
+    assert not sync(XlsxBackend(path)).written and path.read_bytes() == again
