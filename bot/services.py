@@ -158,12 +158,18 @@ def sync(
         if clean is not None and clean[0] == backend.version_now():
             return clean[1]
     for attempt in range(1, attempts + 1):
-        report = rate_snapshot(backend.read(), ruleset, rounding)
+        # The read builds a list per row and the write a dict per row written: hundreds of
+        # thousands of objects in no cycle, that cyclic collections would walk again and
+        # again (a tenth of a second on 50,000 rows). Paused only while they are built.
+        with _cyclic_gc_paused():
+            snapshot = backend.read()
+        report = rate_snapshot(snapshot, ruleset, rounding)
         if report.changes.empty:
             _remember_clean(key, report.snapshot.version, report)
             return report
         try:
-            backend.write(report.changes, report.snapshot)
+            with _cyclic_gc_paused():
+                backend.write(report.changes, report.snapshot)
         except ConcurrentEditError:
             logger.warning("sheet %s changed during sync (attempt %d)", backend.location, attempt)
             if attempt == attempts:
