@@ -182,7 +182,12 @@ def parse_text(raw: str) -> Value | Problem:
         if unit.endswith(_COMPARATOR_ENDINGS):  # 100人以上: the unit is 人
             unit, comparator = split_comparator(unit)
             return _bounded(Value(Kind.NUMBER, number, unit, "", False, raw, False, comparator))
-        return _bounded(Value(Kind.NUMBER, number, unit, "", False, raw))
+        value = Value(Kind.NUMBER, number, unit, "", False, raw)
+        if not multiplier and len(digits) + len(fraction) <= MAX_DIGITS:
+            # At most 15 digits (the fraction counts its point) and no multiplier: within
+            # every bound out_of_bounds checks, so it is not asked (most cells).
+            return value
+        return _bounded(value)
     return read_text(text, raw)
 
 
