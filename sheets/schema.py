@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from enum import Enum
@@ -397,7 +397,7 @@ class WriteSet:
     # Key cells as read (row → the KEY_FIELDS cells in `key_columns`): a backend that can
     # be edited while kpibot works re-reads them before writing, so that no value lands
     # on a row that moved.
-    keys: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    keys: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
     key_columns: tuple[int, ...] = ()
     # Notes to set on input cells with problems ((row, col) → text; "" removes kpibot's own
     # note). Only for backends whose snapshot carries notes.
@@ -561,7 +561,7 @@ def plan_writes(
         table.header_row,
         tuple(updates),
         write_tabs,
-        row_keys(grid, table),
+        RowKeys(grid, table),
         key_columns(table),
         plan_notes(table, evaluation, notes) if notes is not None else {},
         table.owned[Owned.RATING],
@@ -674,6 +674,32 @@ def row_keys(grid: Grid, table: KpiTable) -> dict[int, tuple[str, ...]]:
         line = grid[row - 1]
         keys[row] = tuple(shown(line[c - 1]) if c <= len(line) else "" for c in cols)
     return keys
+
+
+class RowKeys(Mapping[int, tuple[str, ...]]):
+    """row_keys, worked out when first asked for: only the Google backend asks (a file is
+    compared whole, by its version), and 50,000 rows' keys take a twentieth of a second."""
+
+    def __init__(self, grid: Grid, table: KpiTable) -> None:
+        self._grid: Grid | None = grid
+        self._table = table
+        self._keys: dict[int, tuple[str, ...]] = {}
+
+    def _all(self) -> dict[int, tuple[str, ...]]:
+        grid = self._grid
+        if grid is not None:
+            self._keys = row_keys(grid, self._table)
+            self._grid = None
+        return self._keys
+
+    def __getitem__(self, row: int) -> tuple[str, ...]:
+        return self._all()[row]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
 
 
 def _trimmed(grid: Grid) -> list[list[str]]:
