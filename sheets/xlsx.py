@@ -716,14 +716,17 @@ def _row_cells(inner: str, prefix: str) -> list[tuple[int, int, int, str]]:
     return cells
 
 
-def _tail_cells(inner: str, prefix: str, first_col: int) -> list[tuple[int, int, int, str]]:
-    """The cells of a row from column `first_col` on, found from the row's end: kpibot's
-    columns are usually the last ones, so the person's cells are not even looked at."""
+def _tail_cells(
+    inner: str, prefix: str, first_col: int, begin: int = 0, end: int | None = None
+) -> list[tuple[int, int, int, str]]:
+    """The cells of a row (`inner[begin:end]`) from column `first_col` on, found from the
+    row's end: kpibot's columns are usually the last ones, so the person's cells are not
+    even looked at. Positions are in `inner`."""
     tag = f"<{prefix}c"
     close = f"</{prefix}c>"
     found: list[tuple[int, int, int, str]] = []
-    end_of_search = len(inner)
-    while (start := inner.rfind(tag, 0, end_of_search)) >= 0:
+    end_of_search = len(inner) if end is None else end
+    while (start := inner.rfind(tag, begin, end_of_search)) >= 0:
         end_of_search = start
         head = _CELL_HEAD.match(inner, start)
         if head is None:
@@ -811,13 +814,28 @@ def edit_sheet(
                 break
             wanted = pending[next_update]
         if wanted == row:
+            changes = updates[row]
+            first_col = min(changes)
             if match.group(2):  # <row …/>
                 inner, row_end = "", match.end()
             else:
-                row_end = data.index(row_close, match.end()) + close_length
-                inner = data[match.end() : row_end - close_length]
-            changes = updates[row]
-            first_col = min(changes)
+                inner_end = data.index(row_close, match.end())
+                row_end = inner_end + close_length
+                if row != header_row and "spans" not in row_attrs:
+                    cells = _tail_cells(data, prefix, first_col, match.end(), inner_end)
+                    if not cells:
+                        # kpibot's cells all go right of the row's last cell (the usual
+                        # row): they are put in before </row>, the rest is copied as is.
+                        pieces.append(data[at:inner_end])
+                        pieces.append(
+                            _new_cells(
+                                prefix, row, sorted(changes), changes, "", styles, percent_columns
+                            )
+                        )
+                        at = inner_end
+                        next_update += 1
+                        continue
+                inner = data[match.end() : inner_end]
             if row == header_row:
                 header_style = _left_style(_row_cells(inner, prefix), first_col)
             cells = _tail_cells(inner, prefix, first_col)
@@ -939,8 +957,19 @@ def _new_cells(
     """The cells of columns `cols` (in order), none of which is in the row yet."""
     suffix = str(row)
     parts = []
+    s = f' s="{style}"' if style and style != "0" else ""
     for col in cols:
         value = changes[col]
+        if type(value) is str:  # most cells: _cell_xml's text cases, without the call
+            if value:
+                parts.append(
+                    f'<{prefix}c r="{_letters(col)}{suffix}"{s} t="inlineStr"><{prefix}is>'
+                    f'<{prefix}t xml:space="preserve">{_escape(value)}</{prefix}t></{prefix}is>'
+                    f"</{prefix}c>"
+                )
+            else:
+                parts.append(f'<{prefix}c r="{_letters(col)}{suffix}"{s}/>')
+            continue
         cell_style = style
         if col in percent_columns and type(value) is Decimal:
             cell_style = styles.as_percent(style)
@@ -1134,13 +1163,19 @@ def summary_sheet_xml(grid: Grid) -> str:
     letters = [_letters(c) for c in range(1, max(map(len, grid), default=0) + 1)]
     for r, line in enumerate(grid, start=1):
         suffix = str(r)
-        cells = "".join(
-            [
-                _cell_xml("", letters[c] + suffix, "", _summary_value(value))
-                for c, value in enumerate(line)
-                if value is not None and value != ""
-            ]
-        )
+        parts = []
+        for c, value in enumerate(line):
+            if value is None or value == "":
+                continue
+            shown = _summary_value(value)
+            if type(shown) is str:  # most cells: _cell_xml's text case, without the call
+                parts.append(
+                    f'<c r="{letters[c]}{suffix}" t="inlineStr"><is><t xml:space="preserve">'
+                    f"{_escape(shown)}</t></is></c>"
+                )
+            else:
+                parts.append(_cell_xml("", letters[c] + suffix, "", shown))
+        cells = "".join(parts)
         rows.append(f'<row r="{r}">{cells}</row>')
     width = max((len(line) for line in grid), default=1)
     dimension = f"A1:{column_letters(width)}{max(len(grid), 1)}"
