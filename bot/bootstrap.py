@@ -11,7 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.questions import Answer, ProjectIndex, answer
-from bot.services import Report, SnapshotCache
+from bot.services import Report, SnapshotCache, kept_out_of_gc
 from bot.settings import GOOGLE_SHEETS_API_URL, Settings, SettingsError
 from rules.achievement import Rounding
 from rules.rulesets import RULESETS, Kokka, Naikakufu, PassFail, RuleSet
@@ -134,9 +134,10 @@ class _IndexCache:
     def for_report(self, report: Report) -> ProjectIndex:
         with self._lock:
             if self._built is None or self._built[0] is not report:
-                index = ProjectIndex(report.evaluation.projects, report.owners)
-                index.prepare(report.evaluation, report.table.problems)
-                self._built = (report, index)
+                with kept_out_of_gc():  # kept as long as its snapshot
+                    index = ProjectIndex(report.evaluation.projects, report.owners)
+                    index.prepare(report.evaluation, report.table.problems)
+                    self._built = (report, index)
             return self._built[1]
 
 

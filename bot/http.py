@@ -26,6 +26,8 @@ from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.task import ErrorTask
 
+from bot.slack.answers import ACKS
+
 if TYPE_CHECKING:
     from bot.store import Replays
 
@@ -116,7 +118,8 @@ class KpibotService:
         if path == "/slack/events" and self.slack is not None:
             if method != "POST":
                 return self._refuse(environ, start_response, "405 Method Not Allowed")
-            return self._slack(environ, start_response, int(length))
+            with ACKS.acking():  # answers wait while acks are being made
+                return self._slack(environ, start_response, int(length))
         if path.startswith("/addon/") and self.addon is not None:
             return self.addon(environ, start_response)
         return self._refuse(environ, start_response, "404 Not Found")

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bot.slack.answers import AnswerQueue
+from bot.slack.answers import ACKS, AnswerQueue
 from tests.bot.slack_harness import RunningBot, running_bot
 
 
@@ -129,3 +129,19 @@ def test_a_failed_answer_is_one_log_line_and_the_asker_is_told(
     assert len(told.said) == 1 and "答えを送れませんでした" in told.said[0]
     lines = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(lines) == 1 and lines[0].exc_info is None and "/kpi" in lines[0].getMessage()
+
+
+def test_an_answer_waits_while_an_ack_is_being_made_but_not_for_ever() -> None:
+    queue = AnswerQueue(workers=1)
+    made = threading.Event()
+    try:
+        with ACKS.acking():
+            queue.later(made.set, {})
+            assert not made.wait(0.2)  # the ack goes first
+        assert made.wait(2)  # and the answer right after
+        with ACKS.acking():  # acks that never end (a steady stream) do not starve answers
+            made.clear()
+            queue.later(made.set, {})
+            assert made.wait(5)
+    finally:
+        queue.shutdown()

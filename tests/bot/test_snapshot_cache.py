@@ -3,6 +3,7 @@ is still the very file it was read from."""
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import openpyxl
@@ -66,3 +67,24 @@ def test_a_fresh_snapshot_is_not_checked_at_all(kanagawa_xlsx: Path) -> None:
     kanagawa_xlsx.unlink()  # a version check would now see a different file
     clock.now = 2
     assert cache.report() is first and backend.reads == 1
+
+
+def test_a_kept_snapshot_is_out_of_the_cyclic_collectors_sight_and_freed_when_replaced(
+    kanagawa_xlsx: Path,
+) -> None:
+    """Frozen (gc.freeze), so a full collection does not scan it while acks wait; and no
+    leak: the replaced snapshot's objects leave the frozen set (reference counting)."""
+    cache, backend, clock = cache_for(kanagawa_xlsx)
+    gc.collect()
+    gc.unfreeze()  # what earlier tests froze goes back to the collector
+    first = cache.report()
+    frozen = gc.get_freeze_count()
+    assert frozen > 0 and gc.isenabled()
+    for _ in range(3):
+        workbook = openpyxl.load_workbook(kanagawa_xlsx)
+        workbook["KPI"]["A1"] = workbook["KPI"]["A1"].value  # a person saves the file
+        workbook.save(kanagawa_xlsx)
+        clock.now += 10
+        assert cache.report() is not first
+    assert backend.reads == 4
+    assert gc.get_freeze_count() < frozen * 1.5  # one snapshot's worth, not four
