@@ -123,7 +123,7 @@ class AcksFirst:
 
 
 ACKS = AcksFirst()
-ACK_FIRST_WAIT = 0.5  # seconds an answer waits at most for the acks to be made
+ACK_FIRST_WAIT = 0.2  # seconds an answer waits at most for the acks to be made
 
 
 class AnswerQueue:

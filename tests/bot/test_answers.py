@@ -137,7 +137,7 @@ def test_an_answer_waits_while_an_ack_is_being_made_but_not_for_ever() -> None:
     try:
         with ACKS.acking():
             queue.later(made.set, {})
-            assert not made.wait(0.2)  # the ack goes first
+            assert not made.wait(0.1)  # the ack goes first (up to ACK_FIRST_WAIT, 0.2 s)
         assert made.wait(2)  # and the answer right after
         with ACKS.acking():  # acks that never end (a steady stream) do not starve answers
             made.clear()
