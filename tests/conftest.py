@@ -50,6 +50,15 @@ def kanagawa_xlsx(tmp_path: Path) -> Path:
     return write_xlsx(tmp_path / "kanagawa.xlsx", {"KPI": kanagawa_rows()})  # type: ignore[dict-item]
 
 
+def without_kpibot_environment(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """The test runs as a new user would: no KPIBOT_/SLACK_ setting from the machine it runs
+    on, and in an empty folder of its own."""
+    for name in list(os.environ):
+        if name.startswith(("KPIBOT_", "SLACK_")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(folder)
+
+
 def _required(variable: str) -> bool:
     return os.environ.get(variable, "") not in ("", "0")
 

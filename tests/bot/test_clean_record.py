@@ -4,7 +4,6 @@ was made from."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import openpyxl
@@ -14,7 +13,7 @@ from bot import clean_record, services
 from bot.cli import main
 from sheets.backend import WorkbookSnapshot
 from sheets.local import XlsxBackend
-from tests.conftest import write_xlsx
+from tests.conftest import without_kpibot_environment, write_xlsx
 
 KPI: list[list[object]] = [
     ["年度", "事業名", "担当課", "KPI名", "目標値", "実績値"],
@@ -27,10 +26,7 @@ KPI: list[list[object]] = [
 @pytest.fixture(autouse=True)
 def records_on(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[list[str]]:
     """Records for workbooks of any size; the background read runs here and now."""
-    for name in list(os.environ):
-        if name.startswith(("KPIBOT_", "SLACK_")):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+    without_kpibot_environment(monkeypatch, tmp_path)
     monkeypatch.setattr(clean_record, "RECORD_FROM_ROWS", 0)
     started: list[list[str]] = []
 

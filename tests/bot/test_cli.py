@@ -9,15 +9,12 @@ import openpyxl
 import pytest
 
 from bot.cli import main
-from tests.conftest import REPO, write_xlsx
+from tests.conftest import REPO, without_kpibot_environment, write_xlsx
 
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith(("KPIBOT_", "SLACK_")):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+    without_kpibot_environment(monkeypatch, tmp_path)
 
 
 def test_demo_copies_the_example_syncs_it_and_answers_a_question(

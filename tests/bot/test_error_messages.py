@@ -19,17 +19,14 @@ from bot.cli import main
 from bot.settings import SettingsError, load_settings
 from bot.slack.app import build_slack_app
 from tests.bot.slack_harness import RunningBot, running_bot
-from tests.conftest import REPO
+from tests.conftest import REPO, without_kpibot_environment
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlackApi
 
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith(("KPIBOT_", "SLACK_")):
-            monkeypatch.delenv(name)
+    without_kpibot_environment(monkeypatch, tmp_path)
     monkeypatch.setenv("KPIBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'kpibot.db'}")
-    monkeypatch.chdir(tmp_path)
 
 
 def test_slack_unreachable_at_start_up_names_the_host_and_the_proxy_setting(

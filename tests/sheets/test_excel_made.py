@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import os
 import re
 import shutil
 import struct
@@ -32,6 +31,7 @@ import xlsxwriter
 
 from bot.cli import main
 from sheets.local import XlsxBackend
+from tests.conftest import without_kpibot_environment
 from tests.sheets import test_libreoffice
 from tests.sheets.test_ownership import assert_only_owned_changed, members, sheet_cells
 
@@ -116,11 +116,8 @@ WORKBOOK_ORDER = [
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith(("KPIBOT_", "SLACK_")):
-            monkeypatch.delenv(name)
+    without_kpibot_environment(monkeypatch, tmp_path)
     monkeypatch.setenv("KPIBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'kpibot.db'}")
-    monkeypatch.chdir(tmp_path)
 
 
 # -- making the workbooks -----------------------------------------------------------------

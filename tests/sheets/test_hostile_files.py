@@ -5,7 +5,6 @@ over 10 s (issue 12)."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
 import zipfile
 from collections.abc import Callable
@@ -16,7 +15,7 @@ import pytest
 from bot.cli import main
 from sheets import limits
 from sheets.backend import SheetError
-from tests.conftest import write_xlsx
+from tests.conftest import without_kpibot_environment, write_xlsx
 
 GOOD_KPI: list[list[object]] = [
     ["年度", "事業名", "担当課", "KPI名", "目標値", "実績値"],
@@ -244,11 +243,8 @@ REFUSED = {
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith(("KPIBOT_", "SLACK_")):
-            monkeypatch.delenv(name)
+    without_kpibot_environment(monkeypatch, tmp_path)
     monkeypatch.setenv("KPIBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'kpibot.db'}")
-    monkeypatch.chdir(tmp_path)
 
 
 @pytest.mark.parametrize("name", sorted(CORPUS))
