@@ -698,21 +698,26 @@ _CELL_HEAD = re.compile(rf"<{_TAG}c\b([^>]*?)(/?)>")
 _STYLE = re.compile(r'\ss="(\d*)"')
 
 
+def _cell_column(attrs: str) -> int:
+    """The column number of a <c> element from its attributes (its r="K12" usually first)."""
+    if attrs[:4] == ' r="':
+        ref = attrs[4 : attrs.find('"', 4)]
+    else:
+        ref = dict(_ATTR.findall(attrs)).get("r", "")
+    letters = _REF_CELL.match(ref)
+    if letters is None:
+        raise XlsxFormatError("a cell without a reference")
+    return _column_number(letters.group(1))
+
+
 def _row_cells(inner: str, prefix: str) -> list[tuple[int, int, int, str]]:
     """(col, start, end, attributes) of each cell in a row's XML."""
     cells = []
     close = f"</{prefix}c>"
     for match in _CELL_HEAD.finditer(inner):
         attrs = match.group(1)
-        if attrs[:4] == ' r="':
-            ref = attrs[4 : attrs.index('"', 4)]
-        else:
-            ref = dict(_ATTR.findall(attrs)).get("r", "")
-        found = _REF_CELL.match(ref)
-        if found is None:
-            raise XlsxFormatError("a cell without a reference")
         end = match.end() if match.group(2) else inner.index(close, match.end()) + len(close)
-        cells.append((_column_number(found.group(1)), match.start(), end, attrs))
+        cells.append((_cell_column(attrs), match.start(), end, attrs))
     return cells
 
 
@@ -732,14 +737,7 @@ def _tail_cells(
         if head is None:
             continue  # another element whose name starts with c
         attrs = head.group(1)
-        if attrs[:4] == ' r="':
-            ref = attrs[4 : attrs.find('"', 4)]
-        else:
-            ref = dict(_ATTR.findall(attrs)).get("r", "")
-        letters = _REF_CELL.match(ref)
-        if letters is None:
-            raise XlsxFormatError("a cell without a reference")
-        col = _column_number(letters.group(1))
+        col = _cell_column(attrs)
         if col < first_col:
             break
         end = head.end() if head.group(2) else inner.index(close, head.end()) + len(close)
