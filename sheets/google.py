@@ -502,14 +502,7 @@ class GoogleSheetsBackend:
                     f"kpibot が列を作る{column_letters(col)}列に、読み込み後に入力がありました。",
                     self.location,
                 )
-        for row in range(first, bottom + 1):
-            now = tuple(comparable(c[row - first]) if row - first < len(c) else "" for c in columns)
-            before = tuple(comparable(k) for k in changes.keys.get(row, ("",) * len(columns)))
-            if now != before:
-                raise ConcurrentEditError(
-                    f"{row}行目が読み込み後に変更されました（行の挿入・削除・並べ替えなど）。",
-                    self.location,
-                )
+        self._same_keys(changes, columns, first, bottom)
 
     def _verify_rows(self, changes: WriteSet, state: _ReadState, chunk: list[_RowWrite]) -> None:
         """Before a request after the first: the key cells of its own KPI rows, re-read."""
@@ -530,6 +523,13 @@ class GoogleSheetsBackend:
         columns = [(r.get("values") or [[]])[0] for r in answer.get("valueRanges", [])]
         if len(columns) != len(changes.key_columns):
             raise ConcurrentEditError("キー列を読み直せませんでした。", self.location)
+        self._same_keys(changes, columns, top, bottom)
+
+    def _same_keys(
+        self, changes: WriteSet, columns: list[list[Any]], top: int, bottom: int
+    ) -> None:
+        """The key cells re-read (`columns`, from row `top` down) are those kpibot read, for
+        every row from `top` to `bottom`: else a row moved in between (ConcurrentEditError)."""
         for row in range(top, bottom + 1):
             now = tuple(comparable(c[row - top]) if row - top < len(c) else "" for c in columns)
             before = tuple(comparable(k) for k in changes.keys.get(row, ("",) * len(columns)))
