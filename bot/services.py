@@ -110,14 +110,11 @@ def kept_out_of_gc() -> Iterator[None]:
     reference cycles, so they are frozen (gc.freeze) as soon as they are made: out of the
     collector's sight, still freed by reference counting when the next snapshot replaces
     them."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if was_enabled:
-            gc.enable()
+    with _cyclic_gc_paused():
+        try:
+            yield
+        finally:
+            gc.freeze()  # before the collector is back on: it never sees them young
 
 
 def rate_snapshot(
