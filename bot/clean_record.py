@@ -29,11 +29,11 @@ import zlib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from platformdirs import user_cache_path
 
 from bot.bootstrap import Services
+from bot.services import today_in_japan
 from sheets.local import XlsxBackend
 from sheets.replace import read_versioned
 
@@ -41,7 +41,6 @@ FORMAT = "1"
 KEEP = 8  # records kept: the workbooks synced most recently
 # A workbook smaller than this is read and rated in a fraction of a second: no record.
 RECORD_FROM_ROWS = 2_000
-_JAPAN = ZoneInfo("Asia/Tokyo")
 
 
 def records_folder() -> Path:
@@ -132,10 +131,6 @@ def _prune(folder: Path) -> None:
     for old in files[KEEP:]:
         with contextlib.suppress(OSError):
             old.unlink()
-
-
-def today_in_japan() -> dt.date:
-    return dt.datetime.now(_JAPAN).date()
 
 
 def for_sync(app: Services, today: dt.date, folder: Path | None = None) -> SyncRecord | None:

@@ -227,7 +227,7 @@ def _sync(app: Services, argv: list[str]) -> int:
 
     # A workbook whose exact bytes this kpibot, so configured, found in sync today: what
     # that sync printed, without reading and rating it again (bot/clean_record.py).
-    today = clean_record.today_in_japan()
+    today = services.today_in_japan()
     record = clean_record.for_sync(app, today)
     if record is not None and (output := record.lookup()) is not None:
         print(output)
@@ -238,7 +238,7 @@ def _sync(app: Services, argv: list[str]) -> int:
     if record is not None and len(report.table.rows) >= clean_record.RECORD_FROM_ROWS:
         if report.written:
             clean_record.prepare_in_background(argv)  # the file as written: read and rated
-        elif clean_record.today_in_japan() == today:
+        elif services.today_in_japan() == today:
             record.store(report.snapshot.version, output)
     return EXIT_OK
 

@@ -43,6 +43,12 @@ logger = logging.getLogger(__name__)
 # The fiscal calendar and the 期限 tab are Japanese: a deadline passes at midnight in Japan.
 _JAPAN = ZoneInfo("Asia/Tokyo")
 
+
+def today_in_japan() -> dt.date:
+    """Today where the 期限 are: what a rating depends on besides the workbook."""
+    return dt.datetime.now(_JAPAN).date()
+
+
 SYNC_ATTEMPTS = 3
 
 
@@ -140,7 +146,7 @@ def rate_snapshot(
             ruleset,
             rounding,
             deadlines=deadlines,
-            today=today or dt.datetime.now(_JAPAN).date(),
+            today=today or today_in_japan(),
         )
         changes = plan_writes(
             grid,
@@ -168,7 +174,7 @@ def sync(
     """Validate, rate and write the owned cells back. A sheet edited between the read and
     the write is read again, up to `attempts` times; then the edit conflict is reported."""
     # What a sync's result depends on besides the workbook: the 期限 passed depend on today.
-    key = (backend.location, ruleset.name, rounding, dt.datetime.now(_JAPAN).date())
+    key = (backend.location, ruleset.name, rounding, today_in_japan())
     if isinstance(backend, VersionedBackend):
         clean = _CLEAN.get(key)
         if clean is not None and clean[0] == backend.version_now():
@@ -322,7 +328,7 @@ class SnapshotCache:
             report is not None
             and report.snapshot.version
             and isinstance(self.backend, VersionedBackend)
-            and self._read_on == dt.datetime.now(_JAPAN).date()
+            and self._read_on == today_in_japan()
             and self.backend.version_now() == report.snapshot.version
         ):
             self._taken = self.clock()
@@ -333,5 +339,5 @@ class SnapshotCache:
 
     def _keep(self, report: Report) -> None:
         self._taken = self.clock()  # first: a reader seeing the new report sees its age
-        self._read_on = dt.datetime.now(_JAPAN).date()
+        self._read_on = today_in_japan()
         self._report = report
