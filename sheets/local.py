@@ -110,8 +110,8 @@ class XlsxBackend:
         if changes.empty:
             return
 
-        def fill(out: IO[bytes]) -> None:
-            with zipfile.ZipFile(self.path) as source:
+        def fill(out: IO[bytes], read_bytes: bytes) -> None:
+            with zipfile.ZipFile(io.BytesIO(read_bytes)) as source:
                 package = xlsx.read_package(source)
                 xlsx.write_workbook(source, out, package, changes)
 
@@ -313,7 +313,7 @@ class CsvBackend:
                 "UTF-8 で保存し直してください。",
                 str(path),
             ) from error
-        replace_checked(path, version, lambda out: out.write(encoded))
+        replace_checked(path, version, lambda out, _read_bytes: out.write(encoded))
 
 
 def _english(changes: WriteSet, col: int) -> bool:

@@ -168,21 +168,30 @@ def _changed(path: Path, version: str) -> ConcurrentEditError:
     )
 
 
-def replace_checked(path: Path, read_version: str, fill: Callable[[IO[bytes]], object]) -> str:
-    """Write a new version of `path` with `fill(file)` and swap it in, only if the file is
-    still `read_version` at that moment; else ConcurrentEditError and the file is left as
-    it is. The file's permission bits and owner carry over. A `read_version` of "" creates
-    the file, only if it still does not exist. Returns the version of the new file."""
+def replace_checked(
+    path: Path, read_version: str, fill: Callable[[IO[bytes], bytes], object]
+) -> str:
+    """Write a new version of `path` with `fill(file, source)` and swap it in, only if the
+    file is still `read_version` at that moment; else ConcurrentEditError and the file is
+    left as it is. `source` is the bytes of `read_version`: what is copied into the new
+    file comes from them, never from the path opened again, which may hold another file
+    for an instant (another kpibot's refused swap puts its file there and back). The file's
+    permission bits and owner carry over. A `read_version` of "" creates the file, only if
+    it still does not exist. Returns the version of the new file."""
     real = writable_target(path) if read_version else Path(os.path.realpath(path))
     folder = real.parent
     sweep_stale_temps(folder)
-    if current_version(real) != read_version:  # cheap early exit before the work
+    try:
+        source, version = read_versioned(real)
+    except FileNotFoundError:
+        source, version = b"", ""
+    if version != read_version:  # early exit before the work; checked again at the swap
         raise _changed(path, read_version)
     stat = real.stat() if read_version else None
     fd, temp = _new_file(folder)
     try:
         with os.fdopen(fd, "wb", closefd=False) as out:
-            fill(out)
+            fill(out, source)
             out.flush()
             os.fsync(fd)
         if stat is not None:

@@ -3,6 +3,7 @@ processes take turns, links and permissions stay, nothing is left behind."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import signal
@@ -12,6 +13,7 @@ import sys
 import threading
 import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import openpyxl
@@ -20,6 +22,7 @@ import pytest
 from bot import services
 from rules.achievement import Rounding
 from rules.rulesets import RULESETS
+from sheets import replace
 from sheets.backend import SheetError
 from sheets.local import CsvBackend, XlsxBackend
 from sheets.replace import TEMP_PREFIX, folder_lock
@@ -123,6 +126,38 @@ def test_a_save_during_the_write_window_is_never_lost(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(f"{TEMP_PREFIX}*"))
 
 
+def test_a_file_in_place_for_an_instant_is_never_copied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another kpibot whose swap is refused puts its file in place and takes it back at
+    once. A sync writing in that instant copies the workbook it read, not that file: the
+    stress test above lost a person's save this way (『save-109 → save-108』), since the
+    workbook it read was back in place when the swap was checked."""
+    path = small_book(tmp_path / "book.xlsx", actual=12, marker="the person's")
+    other = small_book(tmp_path / "other.xlsx", actual=5, marker="another kpibot's")
+    aside = tmp_path / "aside.xlsx"
+    new_file, lock = replace._new_file, replace.folder_lock
+
+    def new_file_while_another_swaps(folder: Path) -> tuple[int, Path | None]:
+        os.replace(path, aside)
+        os.replace(other, path)
+        return new_file(folder)
+
+    @contextlib.contextmanager
+    def lock_once_it_swapped_back(folder: Path) -> Iterator[None]:
+        os.replace(path, other)
+        os.replace(aside, path)
+        with lock(folder):
+            yield
+
+    monkeypatch.setattr(replace, "_new_file", new_file_while_another_swaps)
+    monkeypatch.setattr(replace, "folder_lock", lock_once_it_swapped_back)
+    assert sync(XlsxBackend(path)).written
+    grid = XlsxBackend(path).read().tabs["KPI"]
+    assert grid[1][3:5] == [12, "the person's"]
+    assert grid[0][5] == "達成率" and grid[1][5] == "120.0%"
+
+
 def test_a_symlinked_workbook_stays_a_link_and_keeps_its_permissions(tmp_path: Path) -> None:
     real = small_book(tmp_path / "real.xlsx")
     os.chmod(real, 0o640)
@@ -150,7 +185,7 @@ import sys, time
 from pathlib import Path
 from sheets import replace
 
-def slow_fill(out):
+def slow_fill(out, source):
     out.write(b"half a workbook")
     out.flush()
     print("writing", flush=True)
