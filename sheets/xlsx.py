@@ -571,15 +571,20 @@ def _attr(value: str) -> str:
 
 
 def _cell_xml(prefix: str, ref: str, style: str, value: str | int | Decimal | None) -> str:
+    return f'<{prefix}c r="{ref}' + _after_reference(prefix, style, value)
+
+
+def _after_reference(prefix: str, style: str, value: str | int | Decimal | None) -> str:
+    """A cell's XML after `<c r="K12`: the reference's closing quote, style, type, value."""
     s = f' s="{style}"' if style and style != "0" else ""
     if type(value) is not str:
         if value is None:
-            return f'<{prefix}c r="{ref}"{s}/>'
-        return f'<{prefix}c r="{ref}"{s}><{prefix}v>{value}</{prefix}v></{prefix}c>'
+            return f'"{s}/>'
+        return f'"{s}><{prefix}v>{value}</{prefix}v></{prefix}c>'
     if not value:
-        return f'<{prefix}c r="{ref}"{s}/>'
+        return f'"{s}/>'
     return (
-        f'<{prefix}c r="{ref}"{s} t="inlineStr"><{prefix}is><{prefix}t xml:space="preserve">'
+        f'"{s} t="inlineStr"><{prefix}is><{prefix}t xml:space="preserve">'
         f"{_escape(value)}</{prefix}t></{prefix}is></{prefix}c>"
     )
 
@@ -746,6 +751,20 @@ def _tail_cells(
     return found
 
 
+_DIGITS = "0123456789"
+
+
+def _letters_column(letters: str) -> int:
+    """The column of a cell reference's letters (remembered in _COLUMN_OF), 0 for anything
+    that is not one to three capital letters."""
+    if not (
+        0 < len(letters) <= 3 and letters.isascii() and letters.isalpha() and letters.isupper()
+    ):
+        return 0
+    column = _COLUMN_OF[letters] = _column_number(letters)
+    return column
+
+
 def _style_of(attrs: str) -> str:
     found = _STYLE.search(attrs)
     return found.group(1) if found else ""
@@ -788,9 +807,16 @@ def edit_sheet(
     close_length = len(row_close)
     # The rows of this sheet's own prefix: a literal start the regex engine finds fast.
     rows = re.compile(rf"<{re.escape(prefix)}row\b([^>]*?)(/?)>")
+    cell_tag = f"<{prefix}c"
+    tag_length = len(cell_tag)
+    column_of = _COLUMN_OF
+    new_cells = _NewCells(prefix, styles, percent_columns)
+    add = pieces.batch.append  # twice a row: no method of ours called for it
     for match in rows.finditer(data, body_start, body_end):
         if next_update >= count:
             break
+        if len(pieces.batch) >= _Chunks.PIECES:
+            pieces.flush()
         row_attrs = match.group(1)
         if row_attrs[:4] == ' r="' and (digits := row_attrs[4 : row_attrs.find('"', 4)]).isdigit():
             row = int(digits)  # the usual row: its number first
@@ -820,16 +846,27 @@ def edit_sheet(
                 inner_end = data.index(row_close, match.end())
                 row_end = inner_end + close_length
                 if row != header_row and "spans" not in row_attrs:
-                    cells = _tail_cells(data, prefix, first_col, match.end(), inner_end)
-                    if not cells:
+                    # The column of the row's last cell, inline for the usual one (<c r="K12"),
+                    # else read by _tail_cells.
+                    last = data.rfind(cell_tag, match.end(), inner_end)
+                    last_col = 0
+                    if last >= 0 and data.startswith(' r="', last + tag_length):
+                        ref_start = last + tag_length + 4
+                        ref = data[ref_start : data.find('"', ref_start)]
+                        letters = ref.rstrip(_DIGITS)
+                        if len(letters) < len(ref):
+                            last_col = column_of.get(letters) or _letters_column(letters)
+                    if last_col:
+                        usual = last_col < first_col
+                    else:  # no cell, or one written another way
+                        usual = last < 0 or not _tail_cells(
+                            data, prefix, first_col, match.end(), inner_end
+                        )
+                    if usual:
                         # kpibot's cells all go right of the row's last cell (the usual
                         # row): they are put in before </row>, the rest is copied as is.
-                        pieces.append(data[at:inner_end])
-                        pieces.append(
-                            _new_cells(
-                                prefix, row, sorted(changes), changes, "", styles, percent_columns
-                            )
-                        )
+                        add(data[at:inner_end])
+                        add(new_cells.xml(row, changes))
                         at = inner_end
                         next_update += 1
                         continue
@@ -874,28 +911,27 @@ def edit_sheet(
 
 
 class _Chunks:
-    """Pieces of text gathered into UTF-8 chunks of about a megabyte as they come: the
-    edited worksheet is held once, as bytes, rather than as 100,000 strings (for Japanese
-    text, two bytes a character) and then encoded."""
+    """Pieces of text gathered into UTF-8 chunks as they come: the edited worksheet is
+    held once, as bytes, rather than as 100,000 strings (for Japanese text, two bytes a
+    character) and then encoded. The caller adds to `batch` itself and flushes it once it
+    holds `PIECES` (two per usual row: about half a megabyte): a method of ours called
+    per piece cost more than copying the row."""
+
+    PIECES = 2048
 
     def __init__(self) -> None:
         self._chunks: list[bytes] = []
-        self._batch: list[str] = []
-        self._size = 0
+        self.batch: list[str] = []
 
     def append(self, piece: str) -> None:
-        self._batch.append(piece)
-        self._size += len(piece)
-        if self._size >= 1 << 20:
-            self._flush()
+        self.batch.append(piece)
 
-    def _flush(self) -> None:
-        self._chunks.append("".join(self._batch).encode("utf-8"))
-        self._batch.clear()
-        self._size = 0
+    def flush(self) -> None:
+        self._chunks.append("".join(self.batch).encode("utf-8"))
+        self.batch.clear()
 
     def done(self) -> list[bytes]:
-        self._flush()
+        self.flush()
         return self._chunks
 
 
@@ -973,6 +1009,56 @@ def _new_cells(
             cell_style = styles.as_percent(style)
         parts.append(_cell_xml(prefix, _letters(col) + suffix, cell_style, value))
     return "".join(parts)
+
+
+class _NewCells:
+    """The XML of kpibot's cells in the usual row, where they all go right of the row's last
+    cell with no style of their own, as _new_cells writes them. Most rows say the same few
+    things (a mark, a rating), so the XML after a text cell's reference is made once per
+    column and text; a rate is written straight into its number cell."""
+
+    def __init__(self, prefix: str, styles: _StyleBook, percent_columns: set[int]) -> None:
+        self.prefix = prefix
+        self.styles = styles
+        self.percent_columns = percent_columns
+        self.start: dict[int, str] = {}  # column → the cell's XML up to its row number
+        self.texts: dict[tuple[int, str], str] = {}  # (column, text) → the XML after it
+        self.percent = ""  # the reference's end and the style of a rate, once known
+
+    def xml(self, row: int, changes: Mapping[int, str | Decimal | int]) -> str:
+        """The cells of `changes` (column → value), in column order, for row `row`."""
+        suffix = str(row)
+        parts = []
+        start, texts, prefix = self.start, self.texts, self.prefix
+        for col in sorted(changes):
+            value = changes[col]
+            head = start.get(col) or self._start(col)
+            if type(value) is str:
+                after = texts.get((col, value)) or self._text(col, value)
+            elif type(value) is Decimal and col in self.percent_columns:
+                percent = self.percent or self._percent()
+                after = f"{percent}><{prefix}v>{value}</{prefix}v></{prefix}c>"
+            else:
+                after = _after_reference(prefix, "", value)
+            parts.append(head + suffix + after)
+        return "".join(parts)
+
+    def _start(self, col: int) -> str:
+        head = self.start[col] = f'<{self.prefix}c r="{_letters(col)}'
+        return head
+
+    def _text(self, col: int, text: str) -> str:
+        after = _after_reference(self.prefix, "", text)
+        if len(text) <= 100:  # long texts (検証 messages) are seldom repeated
+            self.texts[(col, text)] = after
+        return after
+
+    def _percent(self) -> str:
+        # At the first rate, as _new_cells does: the 0.0% format is added to styles.xml
+        # then, and only if a rate is written.
+        style = self.styles.as_percent("")
+        self.percent = f'" s="{style}"' if style and style != "0" else '"'
+        return self.percent
 
 
 def _edited_row(

@@ -1,0 +1,81 @@
+"""The writer's usual row (kpibot's cells all right of the row's last cell, read inline)
+and the rows it hands to the general reading: a last cell written with another attribute
+before its reference, a last cell of rich text (whose <color> also starts with <c)."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+import openpyxl
+from openpyxl.cell.rich_text import CellRichText, TextBlock
+from openpyxl.cell.text import InlineFont
+from openpyxl.styles.colors import Color
+
+from bot import services
+from rules.achievement import Rounding
+from rules.rulesets import RULESETS
+from sheets.local import XlsxBackend
+
+SHEET = "xl/worksheets/sheet1.xml"
+
+
+def _sync(path: Path) -> services.Report:
+    return services.sync(XlsxBackend(path), RULESETS["naikakufu"], Rounding.TRUNCATE)
+
+
+def _sheet(path: Path) -> str:
+    with zipfile.ZipFile(path) as archive:
+        return archive.read(SHEET).decode()
+
+
+def _rewrite(path: Path, edit: dict[str, str]) -> None:
+    """The workbook with its KPI sheet's XML edited (old text → new text, each once)."""
+    with zipfile.ZipFile(path) as archive:
+        parts = {info: archive.read(info) for info in archive.infolist()}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for info, data in parts.items():
+            if info.filename == SHEET:
+                text = data.decode()
+                for old, new in edit.items():
+                    assert text.count(old) == 1, old
+                    text = text.replace(old, new)
+                data = text.encode()
+            out.writestr(info, data)
+
+
+def test_a_last_cell_read_the_general_way_is_edited_in_place_not_repeated(
+    tmp_path: Path,
+) -> None:
+    workbook = openpyxl.Workbook()
+    kpi = workbook.active
+    assert kpi is not None
+    kpi.title = "KPI"
+    kpi.append(["年度", "事業名", "KPI名", "目標値", "実績値", "備考"])
+    kpi.append(["R5", "事業A", "参加者数", "100人", "120人", "済"])
+    kpi.append(["R5", "事業A", "満足度", "80%", "72%"])
+    red: list[str | TextBlock] = [TextBlock(InlineFont(color=Color("FFFF0000")), "要確認")]
+    note = CellRichText([*red, "（田中）"])
+    kpi.append(["R5", "事業B", "件数", "10件", "5件", note])
+    path = tmp_path / "rows.xlsx"
+    workbook.save(path)
+    assert "<color" in _sheet(path)  # the rich text's run ends row 4 with a <c…
+
+    assert _sync(path).written
+    first = _sheet(path)
+    note_xml = re.search(r'<c r="F4"[^>]*>.*?<color.*?</c>(?=<c r="G4")', first)
+    assert note_xml is not None  # kpibot's cells right after the note
+    # kpibot's 評価 cell (I), the row's last, written by another program with its type
+    # first; then the actual changes, so kpibot's 達成率 (G) in that row is written again.
+    rating = re.search(r'<c r="I2" t="inlineStr">', first)
+    assert rating is not None
+    _rewrite(path, {rating.group(): '<c t="inlineStr" r="I2">', "120人": "90人"})
+
+    assert _sync(path).written
+    cells = re.findall(r'<c (?:t="\w+" )?r="([A-Z]+\d+)"', _sheet(path))
+    assert len(cells) == len(set(cells)), "a cell written twice"
+    reread = openpyxl.load_workbook(path)["KPI"]
+    assert reread["G2"].value == 0.9 and reread["H2"].value == "×"
+    assert note_xml.group() in _sheet(path)  # the person's rich text as it was
+    assert not _sync(path).written
