@@ -149,4 +149,5 @@ def build_bot(settings: Settings, sheet: str | None = None) -> Bot:
     admins = frozenset(u.strip() for u in settings.kpibot_admin_users.split(",") if u.strip())
     index = _IndexCache()
     cache.on_sync.append(index.prepare)  # read the new snapshot's names now, not at a question
+    cache.on_read.append(index.prepare)
     return Bot(services, cache, admins, ZoneInfo(settings.kpibot_timezone), index)

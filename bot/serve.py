@@ -39,6 +39,7 @@ def warm_up(bot: Bot) -> None:
     """Read and rate the sheet once at start, so the first question is answered at once."""
     try:
         report = bot.cache.report()
+        bot.index.prepare(report)
         logger.info(
             "sheet %s: %d projects", report.snapshot.location, len(report.evaluation.projects)
         )
