@@ -91,7 +91,8 @@ def answer_blocks(
     answer: Answer, sheet_link: str = "", owners: Mapping[str, Sequence[str]] | None = None
 ) -> tuple[str, list[Block]]:
     """The fallback text (notifications, screen readers) and the blocks."""
-    text = clip(escape(answer_text(answer)), MAX_SECTION)  # Slack text: <!channel> would ping
+    words = answer_text(answer)  # once: a list of 10,000 projects takes 70 ms to lay out
+    text = clip(escape(words), MAX_SECTION)  # Slack text: <!channel> would ping
     en = answer.question.lang is Lang.EN
     kind = answer.kind
     if kind is AnswerKind.PROJECT and answer.project is not None:
@@ -101,11 +102,9 @@ def answer_blocks(
     elif kind is AnswerKind.MISSING:
         blocks = missing_blocks(answer, en, owners or {}, sheet_link)
     elif kind in (AnswerKind.SUMMARY, AnswerKind.DIVISION):  # a table: keep columns aligned
-        blocks = [
-            section(f"```{escape(chunk)}```") for chunk in _chunks(answer_text(answer).splitlines())
-        ]
+        blocks = [section(f"```{escape(chunk)}```") for chunk in _chunks(words.splitlines())]
     else:  # deadlines, help
-        blocks = [section(escape(chunk)) for chunk in _chunks(answer_text(answer).splitlines())]
+        blocks = [section(escape(chunk)) for chunk in _chunks(words.splitlines())]
     return text, blocks[:MAX_BLOCKS]
 
 
