@@ -107,15 +107,23 @@ class AcksFirst:
 
     @contextlib.contextmanager
     def acking(self) -> Iterator[None]:
-        with self._quiet:
-            self._in_flight += 1
+        self.arrived()
         try:
             yield
         finally:
-            with self._quiet:
-                self._in_flight -= 1
-                if not self._in_flight:
-                    self._quiet.notify_all()
+            self.done()
+
+    def arrived(self) -> None:
+        """A request to answer first (the HTTP front counts it from the moment it waits for
+        a thread, not only once a thread runs it); `done()` when it is answered."""
+        with self._quiet:
+            self._in_flight += 1
+
+    def done(self) -> None:
+        with self._quiet:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._quiet.notify_all()
 
     def wait_quiet(self, most: float) -> None:
         with self._quiet:

@@ -145,3 +145,36 @@ def test_an_answer_waits_while_an_ack_is_being_made_but_not_for_ever() -> None:
             assert made.wait(5)
     finally:
         queue.shutdown()
+
+
+def test_an_answer_waits_while_a_request_is_in_the_http_front() -> None:
+    """Counted from the moment waitress queues a request for a thread, not only while kpibot's
+    app runs it: here a plain WSGI app, one thread, one request running and one queued."""
+    from tests.fakes.wsgi import serving
+
+    release = threading.Event()
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        release.wait(5)
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    queue = AnswerQueue(workers=1)
+    made = threading.Event()
+    try:
+        with serving(app, threads=1) as url, ThreadPoolExecutor(2) as clients:
+            import requests
+
+            sent = [clients.submit(requests.get, f"{url}/x", timeout=10) for _ in range(2)]
+            time.sleep(0.2)  # both read by the front: one on the thread, one waiting for it
+            queue.later(made.set, {})
+            assert not made.wait(0.1)  # the requests go first
+            release.set()
+            assert all(future.result().status_code == 200 for future in sent)
+            assert made.wait(2)
+            made.clear()  # and once they are answered, nothing is counted any more
+            queue.later(made.set, {})
+            assert made.wait(0.15)
+    finally:
+        release.set()
+        queue.shutdown()

@@ -240,3 +240,20 @@ def test_two_serve_processes_on_one_database_answer_a_retried_event_once(
             slack.wait_for(1, "chat.postMessage", timeout=15)
             time.sleep(1.5)
             assert len(slack.messages("chat.postMessage")) == 1
+
+
+def test_the_front_accepts_every_waiting_connection_in_one_turn_of_its_loop() -> None:
+    """waitress accepts one connection per turn, and each turn polls every open one: a
+    burst of askers would wait a turn each before being read."""
+    from bot.http import front_server
+
+    server = front_server(lambda environ, start_response: [], "127.0.0.1", 0, 1)
+    clients = [socket.create_connection(("127.0.0.1", server.effective_port)) for _ in range(20)]
+    try:
+        before = len(server.active_channels)
+        server.handle_accept()
+        assert len(server.active_channels) - before == 20
+    finally:
+        for client in clients:
+            client.close()
+        server.close()
