@@ -23,11 +23,12 @@ import contextlib
 import datetime as dt
 import html
 import re
+import threading
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import IO
 from xml.etree import ElementTree
 
@@ -778,11 +779,11 @@ def edit_sheet(
     header_row: int,
     new_columns: Mapping[int, float],
     replaced_formulas: list[str] | None = None,
-) -> list[bytes]:
-    """The worksheet XML, in UTF-8 pieces of about a megabyte to be written one after
-    another, with the cells in `updates` (row → col → value) replaced, every other byte as
-    it was. New header cells take the style of the header cell on their left; new columns
-    get a width."""
+) -> list[bytes | bytearray]:
+    """The worksheet XML in UTF-8, in three pieces to be written one after another (what
+    comes before the rows, the rows, what follows them), with the cells in `updates`
+    (row → col → value) replaced, every other byte as it was. New header cells take the
+    style of the header cell on their left; new columns get a width."""
     prefix = _prefix_of(data, "worksheet")
     replaced_formulas = [] if replaced_formulas is None else replaced_formulas
     start = data.find("sheetData")
@@ -903,36 +904,36 @@ def edit_sheet(
         head = _widen_dimension(head, last_row, last_col)
     if new_columns:
         head = _with_widths(head, prefix, new_columns)
-    body = pieces.done()
+    body: bytes | bytearray = pieces.done()
     if shared_masters:
-        text = _unshared(b"".join(body).decode("utf-8"), shared_masters, prefix)
-        body = [text.encode("utf-8")]
-    return [head.encode("utf-8"), *body, tail.encode("utf-8")]
+        body = _unshared(body.decode("utf-8"), shared_masters, prefix).encode("utf-8")
+    return [head.encode("utf-8"), body, tail.encode("utf-8")]
 
 
 class _Chunks:
-    """Pieces of text gathered into UTF-8 chunks as they come: the edited worksheet is
-    held once, as bytes, rather than as 100,000 strings (for Japanese text, two bytes a
-    character) and then encoded. The caller adds to `batch` itself and flushes it once it
-    holds `PIECES` (two per usual row: about half a megabyte): a method of ours called
-    per piece cost more than copying the row."""
+    """Pieces of text gathered into UTF-8 as they come: the edited worksheet is held once,
+    as bytes, rather than as 100,000 strings (for Japanese text, two bytes a character)
+    and then encoded; in one buffer, which zlib deflates in one call on another thread
+    (_write_while). The caller adds to `batch` itself and flushes it once it holds
+    `PIECES` (two per usual row: about half a megabyte): a method of ours called per
+    piece cost more than copying the row."""
 
     PIECES = 2048
 
     def __init__(self) -> None:
-        self._chunks: list[bytes] = []
+        self._body = bytearray()
         self.batch: list[str] = []
 
     def append(self, piece: str) -> None:
         self.batch.append(piece)
 
     def flush(self) -> None:
-        self._chunks.append("".join(self.batch).encode("utf-8"))
+        self._body += "".join(self.batch).encode("utf-8")
         self.batch.clear()
 
-    def done(self) -> list[bytes]:
+    def done(self) -> bytearray:
         self.flush()
-        return self._chunks
+        return self._body
 
 
 _SHARED_MASTER = re.compile(rf'<{_TAG}f\b([^>]*?\bt="shared"[^>]*)>([^<]*)</{_TAG}f>')
@@ -1271,6 +1272,10 @@ def summary_sheet_xml(grid: Grid) -> str:
     )
 
 
+def _summary_bytes(grid: Grid) -> bytes:
+    return summary_sheet_xml(grid).encode("utf-8")
+
+
 _COUNT = re.compile(r"\d{1,15}")
 
 
@@ -1361,7 +1366,7 @@ def write_workbook(
 ) -> None:
     """Write the workbook with kpibot's changes into `target`: every member that does not
     change is copied unchanged."""
-    members: dict[str, bytes | list[bytes]] = {}
+    members: dict[str, _Part] = {}
     kpi_member = dict(package.sheets).get(changes.kpi_tab)
     if kpi_member is None:
         raise XlsxFormatError(f"no worksheet for {changes.kpi_tab}")
@@ -1395,9 +1400,10 @@ def write_workbook(
         members[package.styles] = styles.xml().encode("utf-8")
     workbook_text = source.read(package.workbook).decode("utf-8")
     workbook_changed = False
-    new_parts: dict[str, bytes] = {}
+    new_parts: dict[str, _Part] = {}
     for name, grid in changes.tabs.items():
-        sheet_xml = summary_sheet_xml(grid).encode("utf-8")
+        # Made while the edited KPI worksheet is being deflated (_copy_zip).
+        sheet_xml = _Later(partial(_summary_bytes, grid))
         existing = dict(package.sheets).get(name)
         if existing is not None and not changes.summary_is_new:
             members[existing] = sheet_xml
@@ -1419,7 +1425,7 @@ def _add_sheet(
     package: Package,
     workbook_text: str,
     name: str,
-    members: dict[str, bytes | list[bytes]],
+    members: dict[str, _Part],
 ) -> tuple[str, str]:
     """A new worksheet part for tab `name`: its member name and the new workbook.xml.
     The workbook's rels and [Content_Types].xml are updated in `members`."""
@@ -1461,9 +1467,7 @@ def _add_sheet(
     return member, workbook_text[:close] + element + workbook_text[close:]
 
 
-def _drop_calc_chain(
-    source: zipfile.ZipFile, package: Package, members: dict[str, bytes | list[bytes]]
-) -> None:
+def _drop_calc_chain(source: zipfile.ZipFile, package: Package, members: dict[str, _Part]) -> None:
     rels_member = _rels_of(package.workbook)
     chain = next(
         (
@@ -1486,26 +1490,76 @@ def _drop_calc_chain(
     members["[Content_Types].xml"] = types.encode("utf-8")
 
 
-def _member(source: zipfile.ZipFile, members: Mapping[str, bytes | list[bytes]], name: str) -> str:
+def _member(source: zipfile.ZipFile, members: Mapping[str, _Part], name: str) -> str:
     """A small member's text as changed so far in this write, else as it is in the file."""
     data = members.get(name)
     if data is None:
         return source.read(name).decode("utf-8")
+    if isinstance(data, _Later):
+        data = data.data
     return (data if isinstance(data, bytes) else b"".join(data)).decode("utf-8")
+
+
+class _Later:
+    """A part's bytes, made when first needed or while the edited worksheet is deflated on
+    another thread (_copy_zip), whichever comes first."""
+
+    def __init__(self, make: Callable[[], bytes]) -> None:
+        self._make = make
+        self._data: bytes | None = None
+
+    @property
+    def data(self) -> bytes:
+        if self._data is None:
+            self._data = self._make()
+        return self._data
+
+
+# A part of the new file: its bytes; the edited worksheet in pieces; or bytes made later.
+_Part = bytes | list[bytes | bytearray] | _Later
+
+
+def _write_while(
+    writer: IO[bytes], pieces: list[bytes | bytearray], work: Callable[[], object]
+) -> None:
+    """Write `pieces` to `writer` on another thread while `work` runs on this one: zlib lets
+    go of the GIL while it computes the CRC and deflates, so a 30 MB worksheet is deflated
+    (0.08 s) on the other core while the summary tab is made. The worksheet comes in a few
+    large pieces: the thread waits for the GIL up to 5 ms between two calls into zlib."""
+    failed: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            for piece in pieces:
+                writer.write(piece)
+        except BaseException as error:  # raised again on this thread
+            failed.append(error)
+
+    thread = threading.Thread(target=write, name="kpibot-xlsx-deflate")
+    thread.start()
+    try:
+        work()
+    finally:
+        thread.join()
+    if failed:
+        raise failed[0]
 
 
 def _copy_zip(
     source: zipfile.ZipFile,
     target: IO[bytes],
-    replaced: Mapping[str, bytes | list[bytes]],
-    added: Mapping[str, bytes],
+    replaced: Mapping[str, _Part],
+    added: Mapping[str, _Part],
 ) -> None:
+    later = [part for part in (*replaced.values(), *added.values()) if isinstance(part, _Later)]
     with zipfile.ZipFile(target, "w", allowZip64=True) as out:
         for info in source.infolist():
             data = replaced.get(info.filename)
             if data is None:
                 _copy_member(source, out, info)
                 continue
+            if isinstance(data, _Later):
+                data = data.data
             if data == b"":  # a member the new file leaves out (calcChain.xml)
                 continue
             copy = zipfile.ZipInfo(info.filename, info.date_time)
@@ -1520,9 +1574,10 @@ def _copy_zip(
                 with contextlib.suppress(AttributeError):
                     setattr(copy, name, 1)
             with out.open(copy, "w", force_zip64=True) as writer:
-                for piece in data:
-                    writer.write(piece)
-        for name, data in added.items():
+                _write_while(writer, data, lambda: [part.data for part in later])
+        for name, part in added.items():
+            data = part.data if isinstance(part, _Later) else part
+            assert isinstance(data, bytes)  # only a replaced worksheet comes in pieces
             info = zipfile.ZipInfo(name, dt.datetime.now().timetuple()[:6])
             info.compress_type = zipfile.ZIP_DEFLATED
             # Level 1 for a large part, as for a replaced one: a new 12,500-project summary

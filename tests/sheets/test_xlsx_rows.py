@@ -4,11 +4,16 @@ before its reference, a last cell of rich text (whose <color> also starts with <
 
 from __future__ import annotations
 
+import errno
+import io
 import re
+import threading
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import openpyxl
+import pytest
 from openpyxl.cell.rich_text import CellRichText, TextBlock
 from openpyxl.cell.text import InlineFont
 from openpyxl.styles.colors import Color
@@ -16,7 +21,11 @@ from openpyxl.styles.colors import Color
 from bot import services
 from rules.achievement import Rounding
 from rules.rulesets import RULESETS
+from sheets import xlsx
 from sheets.local import XlsxBackend
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 SHEET = "xl/worksheets/sheet1.xml"
 
@@ -79,3 +88,29 @@ def test_a_last_cell_read_the_general_way_is_edited_in_place_not_repeated(
     assert reread["G2"].value == 0.9 and reread["H2"].value == "×"
     assert note_xml.group() in _sheet(path)  # the person's rich text as it was
     assert not _sync(path).written
+
+
+class _FullDisk(io.BytesIO):
+    """A file whose writes fail once they come from another thread than the main one: where
+    the edited worksheet is deflated and written."""
+
+    def write(self, data: ReadableBuffer, /) -> int:
+        if threading.current_thread() is not threading.main_thread():
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return super().write(data)
+
+
+def test_a_failed_write_of_the_edited_worksheet_is_raised_here(tmp_path: Path) -> None:
+    workbook = openpyxl.Workbook()
+    kpi = workbook.active
+    assert kpi is not None
+    kpi.title = "KPI"
+    kpi.append(["年度", "事業名", "KPI名", "目標値", "実績値"])
+    kpi.append(["R5", "事業A", "参加者数", "100人", "120人"])
+    path = tmp_path / "full.xlsx"
+    workbook.save(path)
+    report = services.check(XlsxBackend(path), RULESETS["naikakufu"], Rounding.TRUNCATE)
+    threads = threading.active_count()
+    with zipfile.ZipFile(path) as source, pytest.raises(OSError, match="No space left"):
+        xlsx.write_workbook(source, _FullDisk(), xlsx.read_package(source), report.changes)
+    assert threading.active_count() == threads
