@@ -287,7 +287,10 @@ class KpiResult(msgspec.Struct, frozen=True, gc=False):
     achieved: bool | None  # ○ / × / — (None)
 
     def mark(self) -> str:
-        return {True: "○", False: "×", None: "—"}[self.achieved]
+        return _MARKS[self.achieved]
+
+
+_MARKS = {True: "○", False: "×", None: "—"}
 
 
 class ProjectResult(msgspec.Struct, frozen=True, gc=False):

@@ -450,10 +450,11 @@ def owned_values(evaluation: Evaluation, table: KpiTable) -> dict[int, dict[Owne
     blank = {Owned.RATE: "", Owned.ACHIEVED: "", Owned.RATING: "", Owned.CHECK: ""}
     for raw in table.rows:
         row_values = values.setdefault(raw.row, dict(blank))
-        row_problems = problems.get(raw.row, [])
-        row_values[Owned.CHECK] = _fitted(
-            "\n".join(_check_text(problem) for problem in row_problems)
-        )
+        row_problems = problems.get(raw.row)
+        if row_problems:  # else 検証 stays "" (most rows)
+            row_values[Owned.CHECK] = _fitted(
+                "\n".join(_check_text(problem) for problem in row_problems)
+            )
     for row in table.other_rows:
         values.setdefault(row, dict(blank))
     return values
@@ -547,7 +548,10 @@ def plan_writes(
             if hidden and (row, col) in hidden:
                 continue
             current = comparable(line[col - 1]) if col <= len(line) else ""
-            if current != text and not (col == rate_col and same_percent(current, text)):
+            # An empty cell is never the same percent (a new column: every row).
+            if current != text and not (
+                current and col == rate_col and same_percent(current, text)
+            ):
                 updates.append(CellUpdate(row, col, text))
     summary = summary_grid(evaluation)
     write_tabs: dict[str, Grid] = {}
