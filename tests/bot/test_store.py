@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from zoneinfo import ZoneInfo
 
-from bot.store import RETRY, SENDING, SENT, UNCONFIRMED, Ledger
+from bot.store import RETRY, SENDING, SENT, UNCONFIRMED, Ledger, Replays
 from rules.deadlines import Deadline
 from rules.reminders import Reminder
 
@@ -120,3 +122,37 @@ def test_processes_opening_a_new_database_together_all_start(database_url: str) 
     for thread in threads:
         thread.join()
     assert errors == []
+
+
+def test_a_replay_key_is_taken_once_across_processes_until_its_window_passes(
+    database_url: str,
+) -> None:
+    """Each Replays is a process of its own (its own memory of keys): only the database
+    can tell them that another one took the key."""
+    start = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
+    assert Replays(database_url).first_time("slack-sig:v0=aa", start)
+    assert not Replays(database_url).first_time("slack-sig:v0=aa", start + dt.timedelta(minutes=4))
+    assert Replays(database_url).first_time("slack-sig:v0=bb", start)  # another key
+    later = start + Replays.WINDOW + dt.timedelta(seconds=1)
+    assert Replays(database_url).first_time("slack-sig:v0=aa", later)  # renewed from here on
+    assert not Replays(database_url).first_time("slack-sig:v0=aa", later + dt.timedelta(minutes=1))
+    # swept 30 s after a process's first look: gone, then a first time again
+    swept = later + Replays.WINDOW * 3
+    assert Replays(database_url).first_time("event:Ev1", swept)
+    assert Replays(database_url).first_time("slack-sig:v0=aa", swept + dt.timedelta(seconds=1))
+
+
+def test_a_key_sent_to_many_threads_and_processes_at_once_is_taken_by_one(
+    database_url: str,
+) -> None:
+    processes = [Replays(database_url) for _ in range(3)]
+    now = dt.datetime.now(dt.UTC)
+    start = threading.Barrier(12)
+
+    def take(number: int) -> bool:
+        start.wait(10)
+        return processes[number % 3].first_time("event:EvSame", now)
+
+    with ThreadPoolExecutor(12) as pool:
+        taken = list(pool.map(take, range(12)))
+    assert taken.count(True) == 1
