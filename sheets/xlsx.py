@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache, partial
-from typing import IO
+from typing import IO, TypeVar
 from xml.etree import ElementTree
 
 from sheets.numfmt import (
@@ -1377,10 +1377,15 @@ def write_workbook(
     replaced_formulas: list[str] = []
     if changes.cells:
         widths = {col: COLUMN_WIDTHS[item] for item, col in changes.new_columns.items()}
-        data = source.read(kpi_member).decode("utf-8")
+        # Inflated on another thread (_started) while the cells to write are gathered here.
+        inflated = _started(partial(source.read, kpi_member))
+        try:
+            updates = cell_values(changes)
+        finally:
+            data = inflated().decode("utf-8")
         edited = edit_sheet(
             data,
-            cell_values(changes),
+            updates,
             styles,
             {changes.rate_column},
             changes.header_row,
@@ -1523,28 +1528,48 @@ class _Later:
 _Part = bytes | list[bytes] | _Later
 
 
-def _write_while(writer: IO[bytes], pieces: list[bytes], work: Callable[[], object]) -> None:
-    """Write `pieces` to `writer` on another thread while `work` runs on this one: zlib lets
-    go of the GIL while it computes the CRC and deflates, so a 30 MB worksheet is deflated
-    (0.08 s) on the other core while the summary tab is made. The worksheet comes in one
-    piece: the thread waits for the GIL up to 5 ms between two calls into zlib."""
+_Result = TypeVar("_Result")
+
+
+def _started(task: Callable[[], _Result]) -> Callable[[], _Result]:
+    """`task` running on another thread; what is returned waits for its result (raising
+    its error). For zlib's work, which lets go of the GIL: a worksheet is inflated or
+    deflated on the other core while this thread does Python work. The thread waits for
+    the GIL up to 5 ms between two calls into zlib, so each call should be a large one."""
+    outcome: list[_Result] = []
     failed: list[BaseException] = []
 
-    def write() -> None:
+    def run() -> None:
         try:
-            for piece in pieces:
-                writer.write(piece)
-        except BaseException as error:  # raised again on this thread
+            outcome.append(task())
+        except BaseException as error:  # raised again by wait(), on the caller's thread
             failed.append(error)
 
-    thread = threading.Thread(target=write, name="kpibot-xlsx-deflate")
+    thread = threading.Thread(target=run, name="kpibot-xlsx-zlib")
     thread.start()
+
+    def wait() -> _Result:
+        thread.join()
+        if failed:
+            raise failed[0]
+        return outcome[0]
+
+    return wait
+
+
+def _write_while(writer: IO[bytes], pieces: list[bytes], work: Callable[[], object]) -> None:
+    """Write `pieces` to `writer` on another thread while `work` runs on this one: a 30 MB
+    worksheet is deflated (0.08 s) on the other core while the summary tab is made."""
+
+    def write() -> None:
+        for piece in pieces:
+            writer.write(piece)
+
+    written = _started(write)
     try:
         work()
     finally:
-        thread.join()
-    if failed:
-        raise failed[0]
+        written()
 
 
 def _copy_zip(
