@@ -179,13 +179,17 @@ def parse_text(raw: str) -> Value | Problem:
             number = -number
         if multiplier:  # 14万人 = 140,000人; 30,001百万円 = 30,001,000,000円
             number = SAFE.multiply(number, unit_scale(multiplier)[0])
-        if unit.endswith(_COMPARATOR_ENDINGS):  # 100人以上: the unit is 人
+        # 100人以上: the unit is 人. Its last character first: most units end in none.
+        if unit[-1:] in _COMPARATOR_LAST and unit.endswith(_COMPARATOR_ENDINGS):
             unit, comparator = split_comparator(unit)
             return _bounded(Value(Kind.NUMBER, number, unit, "", False, raw, False, comparator))
         value = Value(Kind.NUMBER, number, unit, "", False, raw)
-        if not multiplier and len(digits) + len(fraction) <= MAX_DIGITS:
-            # At most 15 digits (the fraction counts its point) and no multiplier: within
-            # every bound out_of_bounds checks, so it is not asked (most cells).
+        if len(digits) + len(fraction) <= MAX_DIGITS and (
+            not multiplier or number.adjusted() < MAX_MAGNITUDE
+        ):
+            # At most 15 digits (the fraction counts its point): within every bound
+            # out_of_bounds checks but the magnitude, which only a multiplier can push out
+            # (a power of ten adds no digit and no decimal), so it is not asked (most cells).
             return value
         return _bounded(value)
     return read_text(text, raw)
@@ -296,6 +300,7 @@ _COMPARATORS = (  # word after the unit → what it means; longest first
     ("程度", ABOUT), ("前後", ABOUT), ("くらい", ABOUT), ("ぐらい", ABOUT), ("ほど", ABOUT),
 )  # fmt: skip
 _COMPARATOR_ENDINGS = tuple(word for word, _ in _COMPARATORS)
+_COMPARATOR_LAST = frozenset(word[-1] for word in _COMPARATOR_ENDINGS)
 _ABOUT_PREFIXES = ("約", "概ね", "おおむね")
 _KEEP = frozenset({"維持", "現状維持", "基準値を維持", "現状値を維持", "基準値維持", "keep"})
 _DATE_VALUE = re.compile(
