@@ -491,9 +491,14 @@ def read_sheet(
             if col > bounds.columns or col * len(grid) > bounds.cells:
                 raise AreaExceeded(len(grid), col)
             widest = col
-        if len(line) < col:
-            line.extend([None] * (col - len(line)))
-        line[col - 1] = value
+        width = len(line)
+        if width == col - 1:  # the usual cell: right after the one before
+            line.append(value)
+        elif width < col:
+            line.extend([None] * (col - 1 - width))
+            line.append(value)
+        else:
+            line[col - 1] = value
     merged = tuple(
         (int(r1), _column_number(c1), int(r2), _column_number(c2))
         for c1, r1, c2, r2 in _MERGE.findall(data, body_end)
