@@ -255,6 +255,9 @@ class FrontServer(waitress.server.TcpWSGIServer):  # type: ignore[misc]
 
 
 def front_server(app: WsgiApp, host: str, port: int, threads: int) -> FrontServer:
+    # waitress warns "Task queue depth is N" for every request that waits for a thread: 264
+    # lines for a burst of 400 questions, each formatted and written on the I/O loop's thread
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     soft_files, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     limit = HARD_CONNECTIONS
     if soft_files != resource.RLIM_INFINITY:

@@ -12,10 +12,13 @@ import os
 import resource
 import shutil
 import socket
+import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -257,3 +260,29 @@ def test_the_front_accepts_every_waiting_connection_in_one_turn_of_its_loop() ->
         for client in clients:
             client.close()
         server.close()
+
+
+def test_requests_waiting_for_a_thread_are_not_logged_one_by_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """waitress warned once per request queued behind busy threads: a burst of askers
+    filled the log (and cost the I/O loop a formatted line each)."""
+    from tests.fakes.wsgi import serving
+
+    release = threading.Event()
+
+    def app(environ: dict[str, object], start_response: Any) -> list[bytes]:
+        release.wait(5)
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    with (
+        caplog.at_level(logging.INFO),
+        serving(app, threads=1) as url,
+        ThreadPoolExecutor(6) as clients,
+    ):
+        sent = [clients.submit(requests.get, f"{url}/x", timeout=10) for _ in range(6)]
+        time.sleep(0.3)  # all six read: one on the thread, five waiting for it
+        release.set()
+        assert all(future.result().status_code == 200 for future in sent)
+    assert not [r for r in caplog.records if r.name.startswith("waitress")]
