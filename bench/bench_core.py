@@ -208,6 +208,9 @@ def main() -> None:
         measure = measures[sys.argv[2]]
         print(json.dumps(measure(int(sys.argv[3]))))
         return
+    if not all(arg.isdigit() for arg in sys.argv[1:]):  # --help, or a size mistyped
+        print(__doc__)
+        return
     sizes = [int(arg) for arg in sys.argv[1:]] or list(SIZES)
     print("validate+rate: sheet mapping, validation, rates and ratings (no file I/O)")
     print("  +plan: the same plus working out every owned cell to write (what sync does)")
