@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from sheets import xlsx
-from sheets.backend import ConcurrentEditError, SheetError, WorkbookSnapshot, apply_writes
+from sheets.backend import SheetError, WorkbookSnapshot, apply_writes
 from sheets.limits import (
     READ_ERRORS,
     SHEET_BOUNDS,
@@ -22,7 +22,7 @@ from sheets.limits import (
     check_workbook,
     not_a_workbook,
 )
-from sheets.replace import current_version, read_versioned, replace_checked
+from sheets.replace import changed_since_read, current_version, read_versioned, replace_checked
 from sheets.schema import (
     KPIBOT_SUFFIX_JA,
     SUMMARY_HEADER,
@@ -258,12 +258,8 @@ class CsvBackend:
             return
         data, version = read_versioned(self.path)
         if version != read_as.version:
-            raise ConcurrentEditError(
-                f"{self.path.name} は読み込んだ後に別の人・プログラムが保存しました。"
-                "もう一度実行してください。",
-                str(self.path),
-            )
-        _, encoding, newline = self._grid(data, self.path)
+            raise changed_since_read(self.path)
+        grid, encoding, newline = self._grid(data, self.path)
         if changes.cells:
             # kpibot's new columns carry their mark in the header: 「達成率（kpibot）」.
             headers = {
@@ -276,7 +272,6 @@ class CsvBackend:
                 else u
                 for u in changes.cells
             )
-            grid = self._grid(data, self.path)[0]
             tabs = {changes.kpi_tab: grid}
             apply_writes(tabs, WriteSet(changes.kpi_tab, changes.header_row, cells))
             self._write_grid(self.path, version, tabs[changes.kpi_tab], encoding, newline)

@@ -161,7 +161,8 @@ def _named_temp(folder: Path) -> tuple[int, Path | None]:
     return os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600), name
 
 
-def _changed(path: Path, version: str) -> ConcurrentEditError:
+def changed_since_read(path: Path) -> ConcurrentEditError:
+    """The error for a file somebody saved after kpibot read it."""
     return ConcurrentEditError(
         f"{path.name} は読み込んだ後に別の人・プログラムが保存しました。もう一度実行してください。",
         str(path),
@@ -186,7 +187,7 @@ def replace_checked(
     except FileNotFoundError:
         source, version = b"", ""
     if version != read_version:  # early exit before the work; checked again at the swap
-        raise _changed(path, read_version)
+        raise changed_since_read(path)
     stat = real.stat() if read_version else None
     fd, temp = _new_file(folder)
     try:
@@ -242,7 +243,7 @@ def _swap(temp: Path, real: Path, shown: Path, read_version: str) -> None:
         try:
             os.link(temp, real)  # fails if somebody made the file meanwhile
         except FileExistsError:
-            raise _changed(shown, read_version) from None
+            raise changed_since_read(shown) from None
         return
     exchange = _libc_renameat2()
     if exchange is not None:
@@ -258,9 +259,9 @@ def _swap(temp: Path, real: Path, shown: Path, read_version: str) -> None:
                     # They saved again in that instant, replacing kpibot's file: what came
                     # back to `temp` is their newest save, so it goes in place.
                     os.replace(temp, real)
-            raise _changed(shown, read_version)
+            raise changed_since_read(shown)
         if failed not in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
             raise OSError(failed, os.strerror(failed), str(real))
     if not _same_as_read(real, read_version):
-        raise _changed(shown, read_version)
+        raise changed_since_read(shown)
     os.replace(temp, real)
