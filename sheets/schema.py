@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from enum import Enum
 from operator import itemgetter
+from typing import overload
 
 import msgspec
 
@@ -385,6 +386,57 @@ class CellUpdate(msgspec.Struct, frozen=True, gc=False):  # one per owned cell: 
     value: str
 
 
+class CellsByRow(Sequence[CellUpdate]):
+    """A write set's owned cells as plan_writes makes them, row → col → text; as a sequence,
+    the same CellUpdates a tuple would hold, in the same order. The .xlsx writer takes the
+    rows as they are: 150,000 CellUpdates made, then grouped by row again for the writer,
+    took 0.06 s of a 50,000-row sync."""
+
+    def __init__(self, rows: dict[int, dict[int, str]]) -> None:
+        self.rows = rows
+        self._count = sum(map(len, rows.values()))
+        self._cells: tuple[CellUpdate, ...] | None = None
+
+    def _all(self) -> tuple[CellUpdate, ...]:
+        if self._cells is None:
+            self._cells = tuple(
+                CellUpdate(row, col, text)
+                for row, cols in self.rows.items()
+                for col, text in cols.items()
+            )
+        return self._cells
+
+    @overload
+    def __getitem__(self, index: int) -> CellUpdate: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[CellUpdate, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> CellUpdate | tuple[CellUpdate, ...]:
+        return self._all()[index]
+
+    def __iter__(self) -> Iterator[CellUpdate]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, CellsByRow):
+            other = other._all()
+        return self._all() == other if isinstance(other, tuple) else NotImplemented
+
+
+def cells_by_row(cells: Sequence[CellUpdate]) -> dict[int, dict[int, str]]:
+    """row → col → text of a write set's cells (a later cell of the same row and col wins)."""
+    if isinstance(cells, CellsByRow):
+        return cells.rows
+    rows: dict[int, dict[int, str]] = {}
+    for update in cells:
+        rows.setdefault(update.row, {})[update.col] = update.value
+    return rows
+
+
 @dataclass(frozen=True)
 class WriteSet:
     """Everything a sync wants to change: owned cells of the KPI tab, and owned tabs
@@ -392,7 +444,7 @@ class WriteSet:
 
     kpi_tab: str
     header_row: int = 1
-    cells: tuple[CellUpdate, ...] = ()
+    cells: Sequence[CellUpdate] = ()  # plan_writes gives a CellsByRow
     tabs: dict[str, Grid] = field(default_factory=dict)
     # Key cells as read (row → the KEY_FIELDS cells in `key_columns`): a backend that can
     # be edited while kpibot works re-reads them before writing, so that no value lands
@@ -435,28 +487,24 @@ def comparable(cell: SheetCell) -> str:
     return shown(cell).replace("―", "—")
 
 
-def owned_values(evaluation: Evaluation, table: KpiTable) -> dict[int, dict[Owned, str]]:
-    """What each row's owned cells should say."""
+def owned_values(evaluation: Evaluation, table: KpiTable) -> dict[int, tuple[str, ...]]:
+    """What each row's owned cells should say, in the order of Owned."""
     problems = evaluation.problems_by_row()
-    values: dict[int, dict[Owned, str]] = {}
+    values: dict[int, tuple[str, ...]] = {}
     for project in evaluation.projects:
+        label = project.rating.label
         for result in project.kpis:
-            values[result.kpi.row] = {
-                Owned.RATE: result.achievement.display(),
-                Owned.ACHIEVED: result.mark(),
-                Owned.RATING: project.rating.label,
-                Owned.CHECK: "",
-            }
-    blank = {Owned.RATE: "", Owned.ACHIEVED: "", Owned.RATING: "", Owned.CHECK: ""}
+            values[result.kpi.row] = (result.achievement.display(), result.mark(), label, "")
+    blank = ("", "", "", "")
     for raw in table.rows:
-        row_values = values.setdefault(raw.row, dict(blank))
         row_problems = problems.get(raw.row)
         if row_problems:  # else 検証 stays "" (most rows)
-            row_values[Owned.CHECK] = _fitted(
-                "\n".join(_check_text(problem) for problem in row_problems)
-            )
+            check = _fitted("\n".join(_check_text(problem) for problem in row_problems))
+            values[raw.row] = (*values.get(raw.row, blank)[:3], check)
+        elif raw.row not in values:
+            values[raw.row] = blank
     for row in table.other_rows:
-        values.setdefault(row, dict(blank))
+        values.setdefault(row, blank)
     return values
 
 
@@ -527,7 +575,7 @@ def plan_writes(
 ) -> WriteSet:
     """The owned cells whose text differs from what kpibot would write, and nothing else.
     `notes` are the KPI tab's cell notes, when the backend can show notes (else None)."""
-    updates: list[CellUpdate] = []
+    updates: dict[int, dict[int, str]] = {}
     if table.new_owned and (last := max(table.owned[item] for item in table.new_owned)) > 16_384:
         # Excel has 16,384 columns (XFD): a column past it makes a file Excel calls damaged.
         raise SchemaError(
@@ -535,24 +583,35 @@ def plan_writes(
             f"（{last - 16_384}列）を追加できません。右端のセルを消してから、もう一度実行してください。",
             table.tab,
         )
-    for item in table.new_owned:
-        updates.append(CellUpdate(table.header_row, table.owned[item], table.new_headers[item]))
+    if table.new_owned:
+        updates[table.header_row] = {
+            table.owned[item]: table.new_headers[item] for item in table.new_owned
+        }
     # Cells of a merged range other than its top-left one hold nothing of their own: the
     # range's value is written once, at its top-left cell.
     hidden = _covered_cells(merged, set(table.owned.values()))
     rate_col = table.owned[Owned.RATE]
-    for row, row_values in owned_values(evaluation, table).items():
+    cols = tuple(table.owned[item] for item in Owned)
+    first_col = min(cols)
+    for row, texts in owned_values(evaluation, table).items():
         line = grid[row - 1] if row <= len(grid) else []
-        for item, text in row_values.items():
-            col = table.owned[item]
-            if hidden and (row, col) in hidden:
-                continue
-            current = comparable(line[col - 1]) if col <= len(line) else ""
-            # An empty cell is never the same percent (a new column: every row).
-            if current != text and not (
-                current and col == rate_col and same_percent(current, text)
-            ):
-                updates.append(CellUpdate(row, col, text))
+        if len(line) < first_col and not hidden:
+            # No owned cell of this row holds anything yet (new columns: every row), so
+            # every text but "" is written.
+            changes = {col: text for col, text in zip(cols, texts, strict=True) if text}
+        else:
+            changes = {}
+            for col, text in zip(cols, texts, strict=True):
+                if hidden and (row, col) in hidden:
+                    continue
+                current = comparable(line[col - 1]) if col <= len(line) else ""
+                # An empty cell is never the same percent.
+                if current != text and not (
+                    current and col == rate_col and same_percent(current, text)
+                ):
+                    changes[col] = text
+        if changes:
+            updates[row] = changes
     summary = summary_grid(evaluation)
     write_tabs: dict[str, Grid] = {}
     summary_tab, summary_is_new = summary_tab_name(tabs, marks)
@@ -563,7 +622,7 @@ def plan_writes(
     return WriteSet(
         table.tab,
         table.header_row,
-        tuple(updates),
+        CellsByRow(updates),
         write_tabs,
         RowKeys(grid, table),
         key_columns(table),

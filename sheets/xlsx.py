@@ -46,6 +46,7 @@ from sheets.schema import (
     Owned,
     SheetCell,
     WriteSet,
+    cells_by_row,
     column_letters,
     percent_number,
 )
@@ -778,7 +779,7 @@ def _style_of(attrs: str) -> str:
 
 def edit_sheet(
     data: str,
-    updates: Mapping[int, Mapping[int, str | Decimal | int]],
+    updates: Mapping[int, Mapping[int, str]],
     styles: _StyleBook,
     percent_columns: set[int],
     header_row: int,
@@ -786,9 +787,10 @@ def edit_sheet(
     replaced_formulas: list[str] | None = None,
 ) -> list[bytes]:
     """The worksheet XML, in UTF-8 pieces of about half a megabyte to be written one after
-    another, with the cells in `updates` (row → col → value) replaced, every other byte as
-    it was. New header cells take the style of the header cell on their left; new columns
-    get a width."""
+    another, with the cells in `updates` (row → col → text) replaced, every other byte as
+    it was; below the header, a percent column's 「73.3%」 is written as the number 0.733.
+    New header cells take the style of the header cell on their left; new columns get a
+    width."""
     prefix = _prefix_of(data, "worksheet")
     replaced_formulas = [] if replaced_formulas is None else replaced_formulas
     start = data.find("sheetData")
@@ -817,6 +819,7 @@ def edit_sheet(
     tag_length = len(cell_tag)
     column_of = _COLUMN_OF
     new_cells = _NewCells(prefix, styles, percent_columns)
+    typed = partial(new_cells.typed, header_row)
     add = pieces.batch.append  # twice a row: no method of ours called for it
     for match in rows.finditer(data, body_start, body_end):
         if next_update >= count:
@@ -838,14 +841,16 @@ def edit_sheet(
         while wanted < row:
             pieces.append(data[at:row_start])
             at = row_start
-            pieces.append(_new_row(prefix, wanted, updates[wanted], styles, percent_columns, ""))
+            pieces.append(
+                _new_row(prefix, wanted, typed(wanted, updates[wanted]), styles, percent_columns)
+            )
             next_update += 1
             if next_update >= count:
                 break
             wanted = pending[next_update]
         if wanted == row:
-            changes = updates[row]
-            first_col = min(changes)
+            texts = updates[row]
+            first_col = min(texts)
             if match.group(2):  # <row …/>
                 inner, row_end = "", match.end()
             else:
@@ -872,7 +877,7 @@ def edit_sheet(
                         # kpibot's cells all go right of the row's last cell (the usual
                         # row): they are put in before </row>, the rest is copied as is.
                         add(data[at:inner_end])
-                        add(new_cells.xml(row, changes))
+                        add(new_cells.xml(row, texts))
                         at = inner_end
                         next_update += 1
                         continue
@@ -888,7 +893,7 @@ def edit_sheet(
                     row,
                     inner,
                     cells,
-                    changes,
+                    typed(row, texts),
                     styles,
                     percent_columns,
                     header_style if row == header_row else None,
@@ -900,7 +905,9 @@ def edit_sheet(
             next_update += 1
     pieces.append(data[at:body_end])
     for missing in pending[next_update:]:
-        pieces.append(_new_row(prefix, missing, updates[missing], styles, percent_columns, ""))
+        pieces.append(
+            _new_row(prefix, missing, typed(missing, updates[missing]), styles, percent_columns)
+        )
     tail = data[body_end:]  # after the rows: apart, as only the rows may be rewritten below
     # <dimension> and <cols> come before <sheetData>: only the first piece changes.
     if updates:
@@ -1021,8 +1028,8 @@ def _new_cells(
 class _NewCells:
     """The XML of kpibot's cells in the usual row, where they all go right of the row's last
     cell with no style of their own, as _new_cells writes them. Most rows say the same few
-    things (a mark, a rating), so the XML after a text cell's reference is made once per
-    column and text; a rate is written straight into its number cell."""
+    things (a mark, a rating) and rates repeat, so the XML after a cell's reference is made
+    once per column and text."""
 
     def __init__(self, prefix: str, styles: _StyleBook, percent_columns: set[int]) -> None:
         self.prefix = prefix
@@ -1030,32 +1037,49 @@ class _NewCells:
         self.percent_columns = percent_columns
         self.start: dict[int, str] = {}  # column → the cell's XML up to its row number
         self.texts: dict[tuple[int, str], str] = {}  # (column, text) → the XML after it
+        self.numbers: dict[str, Decimal | None] = {}  # a rate's text → its number
         self.percent = ""  # the reference's end and the style of a rate, once known
 
-    def xml(self, row: int, changes: Mapping[int, str | Decimal | int]) -> str:
-        """The cells of `changes` (column → value), in column order, for row `row`."""
+    def xml(self, row: int, texts: Mapping[int, str]) -> str:
+        """The cells of `texts` (column → text), in column order, for row `row`."""
         suffix = str(row)
         parts = []
-        start, texts, prefix = self.start, self.texts, self.prefix
-        for col in sorted(changes):
-            value = changes[col]
+        start, known = self.start, self.texts
+        for col in sorted(texts):
+            text = texts[col]
             head = start.get(col) or self._start(col)
-            if type(value) is str:
-                after = texts.get((col, value)) or self._text(col, value)
-            elif type(value) is Decimal and col in self.percent_columns:
-                percent = self.percent or self._percent()
-                after = f"{percent}><{prefix}v>{value}</{prefix}v></{prefix}c>"
-            else:
-                after = _after_reference(prefix, "", value)
-            parts.append(head + suffix + after)
+            parts.append(head + suffix + (known.get((col, text)) or self._after(col, text)))
         return "".join(parts)
+
+    def typed(
+        self, header_row: int, row: int, texts: Mapping[int, str]
+    ) -> dict[int, str | Decimal | int]:
+        """A row's texts as written: a rate below the header as its number (0.733 for
+        「73.3%」), anything else as text."""
+        values: dict[int, str | Decimal | int] = dict(texts)
+        if row != header_row:
+            for col in self.percent_columns & texts.keys():
+                number = self._number(texts[col])
+                if number is not None:
+                    values[col] = number
+        return values
+
+    def _number(self, text: str) -> Decimal | None:
+        numbers = self.numbers
+        return numbers[text] if text in numbers else numbers.setdefault(text, percent_number(text))
 
     def _start(self, col: int) -> str:
         head = self.start[col] = f'<{self.prefix}c r="{_letters(col)}'
         return head
 
-    def _text(self, col: int, text: str) -> str:
-        after = _after_reference(self.prefix, "", text)
+    def _after(self, col: int, text: str) -> str:
+        prefix = self.prefix
+        number = self._number(text) if col in self.percent_columns else None
+        if number is None:
+            after = _after_reference(prefix, "", text)
+        else:
+            percent = self.percent or self._percent()
+            after = f"{percent}><{prefix}v>{number}</{prefix}v></{prefix}c>"
         if len(text) <= 100:  # long texts (検証 messages) are seldom repeated
             self.texts[(col, text)] = after
         return after
@@ -1146,10 +1170,9 @@ def _new_row(
     changes: Mapping[int, str | Decimal | int],
     styles: _StyleBook,
     percent_columns: set[int],
-    style: str,
 ) -> str:
     cols = [col for col, value in sorted(changes.items()) if value != ""]
-    cells = _new_cells(prefix, row, cols, changes, style, styles, percent_columns)
+    cells = _new_cells(prefix, row, cols, changes, "", styles, percent_columns)
     return f'<{prefix}row r="{row}">{cells}</{prefix}row>' if cells else ""
 
 
@@ -1293,27 +1316,6 @@ def _summary_value(value: SheetCell) -> str | int:
     return int(text) if _COUNT.fullmatch(text) else text
 
 
-def cell_values(changes: WriteSet) -> dict[int, dict[int, str | Decimal | int]]:
-    """row → col → what to write: 達成率 as a number (0.733 for 「73.3%」), else text."""
-    by_row: dict[int, dict[int, str | Decimal | int]] = {}
-    numbers: dict[str, Decimal | None] = {}  # rates repeat: each one parsed once
-    rate_column, header_row = changes.rate_column, changes.header_row
-    for update in changes.cells:
-        value: str | Decimal | int = update.value
-        if update.col == rate_column and update.row != header_row:
-            text = update.value
-            number = (
-                numbers[text] if text in numbers else numbers.setdefault(text, percent_number(text))
-            )
-            if number is not None:
-                value = number
-        row = by_row.get(update.row)
-        if row is None:
-            row = by_row[update.row] = {}
-        row[update.col] = value
-    return by_row
-
-
 def _quote_tab(name: str) -> str:
     return "'" + name.replace("'", "''") + "'"
 
@@ -1382,15 +1384,10 @@ def write_workbook(
     replaced_formulas: list[str] = []
     if changes.cells:
         widths = {col: COLUMN_WIDTHS[item] for item, col in changes.new_columns.items()}
-        # Inflated on another thread (_started) while the cells to write are gathered here.
-        inflated = _started(partial(source.read, kpi_member))
-        try:
-            updates = cell_values(changes)
-        finally:
-            data = inflated().decode("utf-8")
+        data = source.read(kpi_member).decode("utf-8")
         edited = edit_sheet(
             data,
-            updates,
+            cells_by_row(changes.cells),
             styles,
             {changes.rate_column},
             changes.header_row,

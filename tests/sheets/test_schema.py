@@ -2,13 +2,21 @@ from __future__ import annotations
 
 import pytest
 
+from rules.achievement import Rounding
+from rules.evaluate import evaluate
 from rules.models import Field
+from rules.rulesets import RULESETS
 from sheets.schema import (
+    CellsByRow,
+    CellUpdate,
     Grid,
     Marks,
     Owned,
     SchemaError,
+    SheetCell,
+    cells_by_row,
     kpi_tab_name,
+    plan_writes,
     read_deadlines,
     read_kpi_table,
     summary_tab_name,
@@ -167,3 +175,54 @@ def test_a_deadline_tab_without_its_headers_is_said_of_the_tab_not_of_row_1() ->
     deadlines, [problem] = read_deadlines([["実績の締切", "2026/12/1"]])
     assert not deadlines
     assert problem.describe().startswith("期限タブに「名称」「期限」"), problem.describe()
+
+
+def _planned(grid: Grid, marks: Marks) -> list[CellUpdate]:
+    table = read_kpi_table(grid, "KPI", marks)
+    evaluation = evaluate(table.rows, RULESETS["naikakufu"], Rounding.TRUNCATE)
+    return list(plan_writes(grid, table, evaluation, {"KPI": grid}, marks=marks).cells)
+
+
+def test_only_owned_cells_that_differ_are_planned_header_first_then_row_by_row() -> None:
+    marks = Marks({Owned.RATE: 8, Owned.ACHIEVED: 9, Owned.RATING: 10, Owned.CHECK: 11})
+    header: list[SheetCell] = [*HEADER, "達成率", "達成", "評価", "検証"]
+    done: list[SheetCell] = ["75.0%", "×", "地方創生に効果がなかった", None]
+    grid: Grid = [
+        header,
+        ["R5", "A", None, None, "a", "100", "75", *done],  # as kpibot wrote it: nothing
+        ["R5", "B", None, None, "b", "100", "75", "75.00%", "○"],  # the same percent
+        ["R5", "C", None, None, "c", "100", "abc"],  # owned cells empty: all but ""
+    ]
+    cells = _planned(grid, marks)
+    rows = {update.row for update in cells}
+    assert 2 not in rows
+    assert [(u.row, u.col) for u in cells if u.row == 3] == [(3, 9), (3, 10)]
+    assert [u.col for u in cells if u.row == 4] == [8, 9, 10, 11]
+    assert [u.value for u in cells if u.row == 4][:3] == ["—", "—", "評価保留"]
+    assert "実績値" in next(u.value for u in cells if (u.row, u.col) == (4, 11))
+    # New columns: their headers first, then the rows in order.
+    new = _planned([[*HEADER], *(row[:7] for row in grid[1:])], Marks())
+    assert [(u.row, u.col, u.value) for u in new[:4]] == [
+        (1, 8, "達成率"),
+        (1, 9, "達成"),
+        (1, 10, "評価"),
+        (1, 11, "検証"),
+    ]
+    assert [u.row for u in new[4:]] == sorted(u.row for u in new[4:])
+
+
+def test_cells_by_row_are_the_same_cells_as_a_tuple_of_them() -> None:
+    rows = {1: {8: "達成率", 9: "達成"}, 3: {9: "○", 8: "75.0%"}, 2: {11: "【注意】…"}}
+    cells = CellsByRow(rows)
+    expected = (
+        CellUpdate(1, 8, "達成率"),
+        CellUpdate(1, 9, "達成"),
+        CellUpdate(3, 9, "○"),
+        CellUpdate(3, 8, "75.0%"),
+        CellUpdate(2, 11, "【注意】…"),
+    )
+    assert len(cells) == 5 and tuple(cells) == expected and cells == expected
+    assert cells[2] == expected[2] and cells[-1] == expected[-1] and cells[1:3] == expected[1:3]
+    assert not CellsByRow({}) and CellsByRow({}) == ()
+    assert cells_by_row(cells) is rows
+    assert cells_by_row(expected) == rows
