@@ -114,3 +114,42 @@ def test_a_failed_write_of_the_edited_worksheet_is_raised_here(tmp_path: Path) -
     with zipfile.ZipFile(path) as source, pytest.raises(OSError, match="No space left"):
         xlsx.write_workbook(source, _FullDisk(), xlsx.read_package(source), report.changes)
     assert threading.active_count() == threads
+
+
+def test_a_worksheet_with_a_namespace_prefix_is_edited_byte_for_byte_around_kpibots_cells(
+    tmp_path: Path,
+) -> None:
+    """The worksheet is edited as UTF-8 bytes: rows with Japanese text and the x: prefix
+    some programs write keep every byte of theirs, around kpibot's new cells."""
+    workbook = openpyxl.Workbook()
+    kpi = workbook.active
+    assert kpi is not None
+    kpi.title = "KPI"
+    kpi.append(["年度", "事業名", "KPI名", "目標値", "実績値"])
+    kpi.append(["R5", "事業Ａ（全角）", "参加者数", "100人", "120人"])
+    kpi.append(["R5", "事業B", "満足度", "80%", "72%"])
+    path = tmp_path / "prefixed.xlsx"
+    workbook.save(path)
+    sheet = _sheet(path)
+    root = re.search(r"<worksheet [^>]*>", sheet)
+    assert root is not None
+    prefixed = re.sub(r"<(/?)(?!\?)(\w+)", r"<\1x:\2", sheet[root.end() :])
+    _rewrite(
+        path,
+        {
+            sheet[root.end() :]: prefixed,
+            root.group(): root.group().replace("<worksheet xmlns=", "<x:worksheet xmlns:x="),
+        },
+    )
+    before = _sheet(path)
+    rows = re.findall(r"<x:row\b.*?</x:row>", before)
+    assert len(rows) == 3
+
+    assert _sync(path).written
+    after = _sheet(path)
+    for row in rows:  # each row as it was, kpibot's cells added before its end
+        assert row[: -len("</x:row>")] in after
+    assert '<x:c r="F2"' in after and "<c " not in after
+    reread = openpyxl.load_workbook(path)["KPI"]
+    assert reread["B2"].value == "事業Ａ（全角）" and reread["F2"].value == 1.2
+    assert not _sync(path).written
