@@ -67,19 +67,23 @@ class Rounding(Enum):
 
 
 _INPUT_FIELDS = (Field.TARGET, Field.ACTUAL, Field.BASELINE, Field.METHOD, Field.DIRECTION)
+# Enum members bound once, for the code run per KPI (why: rules.models, at _OK).
+_UP, _BASELINE, _ABSOLUTE = Direction.UP, Method.BASELINE, Method.ABSOLUTE
+_OK, _NEGATIVE = RateStatus.OK, RateStatus.NEGATIVE
 
 
 def achievement_rate(kpi: KpiRow, rounding: Rounding = Rounding.TRUNCATE) -> Achievement:
     if kpi.invalid_fields and not kpi.invalid_fields.isdisjoint(_INPUT_FIELDS):
         return Achievement(RateStatus.INVALID, reason="入力エラー")
     target, actual = kpi.target.number, kpi.actual.number
-    if kpi.method is Method.BASELINE:
+    method = kpi.method
+    if method is _BASELINE:
         return _baseline_rate(kpi, rounding)
     if target is None or actual is None:
         return _why_no_rate((("目標値", kpi.target), ("実績値", kpi.actual)))
-    up = kpi.direction is Direction.UP
+    up = kpi.direction is _UP
     met = actual >= target if up else actual <= target
-    if kpi.method is Method.ABSOLUTE:
+    if method is _ABSOLUTE:
         if up:
             if target > 0:
                 return _rate(actual, target, met, rounding)
@@ -150,7 +154,7 @@ def _rate(numerator: Decimal, denominator: Decimal, met: bool, rounding: Roundin
     if not rate.is_finite() or rate.adjusted() >= MAX_RATE_DIGITS:
         return _mark(met, _TOO_LARGE)  # the direction still says ○ or ×
     if rate < 0:
-        return Achievement(RateStatus.NEGATIVE, reason=_AWAY, met=False)
+        return Achievement(_NEGATIVE, reason=_AWAY, met=False)
     shown = rounding.apply(rate)
     # The mark decides which side of 100% the printed rate is on: half-up rounding of
     # 99.96% (or a 28-digit quotient rounded up) must not print 100.0% for a missed KPI.
@@ -158,7 +162,7 @@ def _rate(numerator: Decimal, denominator: Decimal, met: bool, rounding: Roundin
         shown = _HUNDRED.quantize(_TENTH)
     elif not met and shown >= _HUNDRED:
         shown = _JUST_BELOW
-    return Achievement(RateStatus.OK, shown, met=met)
+    return Achievement(_OK, shown, met=met)
 
 
 def _baseline_rate(kpi: KpiRow, rounding: Rounding) -> Achievement:
@@ -167,7 +171,7 @@ def _baseline_rate(kpi: KpiRow, rounding: Rounding) -> Achievement:
         return _why_no_rate(
             (("基準値", kpi.baseline), ("目標値", kpi.target), ("実績値", kpi.actual))
         )
-    up = kpi.direction is Direction.UP
+    up = kpi.direction is _UP
     met = actual >= target if up else actual <= target
     if target == baseline:
         return _mark(met, _SAME_BASELINE)

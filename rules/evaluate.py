@@ -34,6 +34,9 @@ _CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
 
 
 _LABELS = tuple(f"KPI{circled}" for circled in _CIRCLED)
+# Enum members bound once, for the code run per KPI (why: rules.models, at _OK).
+_UNDEFINED, _MARK_ONLY = RateStatus.UNDEFINED, RateStatus.MARK_ONLY
+_INCREMENT, _UP, _WARNING = Method.INCREMENT, Direction.UP, Severity.WARNING
 
 
 def kpi_label(number: int) -> str:
@@ -119,9 +122,9 @@ def _result(
 ) -> KpiResult:
     achievement = achievement_rate(kpi, rounding)
     status = achievement.status
-    if status is RateStatus.UNDEFINED or status is RateStatus.MARK_ONLY:
-        problems.append(RowProblem(kpi.row, "", achievement.reason, Severity.WARNING))
-    if status is RateStatus.MARK_ONLY:
+    if status is _UNDEFINED or status is _MARK_ONLY:
+        problems.append(RowProblem(kpi.row, "", achievement.reason, _WARNING))
+    if status is _MARK_ONLY:
         achieved: bool | None = achievement.met  # the mark alone: no rate means anything
     else:
         rate = achievement.rating_rate
@@ -163,16 +166,19 @@ def _typed_as_ratio(reported: Value, rate: Decimal | None) -> bool:
 _SETTLED = (RateStatus.OK, RateStatus.NEGATIVE, RateStatus.UNDEFINED, RateStatus.MARK_ONLY)
 
 
+_ZERO = Decimal(0)
+
+
 def _improved(kpi: KpiRow) -> bool | None:
     """Better than 事業開始前 (the kokka rule set asks): the actual beyond the baseline in
     the KPI's direction; an increment is the change itself. None: nothing to compare."""
     actual = kpi.actual.number
     if actual is None:
         return None
-    baseline = Decimal(0) if kpi.method is Method.INCREMENT else kpi.baseline.number
+    baseline = _ZERO if kpi.method is _INCREMENT else kpi.baseline.number
     if baseline is None:
         return None
-    return actual > baseline if kpi.direction is Direction.UP else actual < baseline
+    return actual > baseline if kpi.direction is _UP else actual < baseline
 
 
 def _rate(kpis: tuple[KpiResult, ...], ruleset: RuleSet) -> Rating:
@@ -186,7 +192,7 @@ def _rate(kpis: tuple[KpiResult, ...], ruleset: RuleSet) -> Rating:
             continue
         rate = result.achievement.rating_rate
         if rate is not None:
-            has_rate = result.achievement.status is not RateStatus.MARK_ONLY
+            has_rate = result.achievement.status is not _MARK_ONLY
             if not has_rate:
                 marks_only.append(label)
             rated.append(RatedKpi(label, rate, result.achieved, has_rate, _improved(result.kpi)))

@@ -76,6 +76,9 @@ def _choice(cell: Cell, choices: dict[str, T], default: T) -> T | None:
 
 _ONE = Decimal(1)
 _NO_FIELDS: frozenset[Field] = frozenset()
+# Enum members bound once, for the code run per row (why: rules.models, at _OK).
+_PROJECT, _DEPARTMENT, _KPI_NAME = Field.PROJECT, Field.DEPARTMENT, Field.KPI_NAME
+_ABSOLUTE, _BASELINE, _UP, _EMPTY = Method.ABSOLUTE, Method.BASELINE, Direction.UP, Kind.EMPTY
 
 
 def validate_row(raw: RawRow) -> tuple[KpiRow | None, list[RowProblem]]:
@@ -95,9 +98,9 @@ def validate_row(raw: RawRow) -> tuple[KpiRow | None, list[RowProblem]]:
     if not project or not isinstance(year, int):
         return None, problems
     for field, cell in (
-        (Field.PROJECT, raw.project),
-        (Field.DEPARTMENT, raw.department),
-        (Field.KPI_NAME, raw.kpi_name),
+        (_PROJECT, raw.project),
+        (_DEPARTMENT, raw.department),
+        (_KPI_NAME, raw.kpi_name),
     ):
         if type(cell) is str and cell.startswith("="):  # no saved result: the formula shows
             problem(
@@ -126,7 +129,7 @@ def validate_row(raw: RawRow) -> tuple[KpiRow | None, list[RowProblem]]:
         target = _value(Field.TARGET, raw.target, target, scale, base_unit, invalid, problem)
         actual = _value(Field.ACTUAL, raw.actual, actual, scale, base_unit, invalid, problem)
 
-    method = _choice(raw.method, _METHODS, Method.ABSOLUTE)
+    method = _choice(raw.method, _METHODS, _ABSOLUTE)
     if method is None:
         problem(
             Field.METHOD,
@@ -135,7 +138,7 @@ def validate_row(raw: RawRow) -> tuple[KpiRow | None, list[RowProblem]]:
         )
         invalid.add(Field.METHOD)
         method = Method.ABSOLUTE
-    direction = _choice(raw.direction, _DIRECTIONS, Direction.UP)
+    direction = _choice(raw.direction, _DIRECTIONS, _UP)
     if direction is None:
         problem(
             Field.DIRECTION,
@@ -147,11 +150,11 @@ def validate_row(raw: RawRow) -> tuple[KpiRow | None, list[RowProblem]]:
     if target.comparator or actual.comparator or baseline.comparator:
         target, direction = _compared(raw, baseline, target, actual, direction, invalid, problem)
 
-    if target.kind is Kind.EMPTY:
+    if target.kind is _EMPTY:
         problem(Field.TARGET, "目標値が未入力です。", Severity.WARNING)
-    if actual.kind is Kind.EMPTY:
+    if actual.kind is _EMPTY:
         problem(Field.ACTUAL, "実績値が未入力です。", Severity.WARNING)
-    if method is Method.BASELINE and baseline.number is None and Field.BASELINE not in invalid:
+    if method is _BASELINE and baseline.number is None and Field.BASELINE not in invalid:
         problem(
             Field.BASELINE,
             "算定方法が「基準値比」ですが、基準値（数値）がありません。基準値を入力するか、"

@@ -59,6 +59,7 @@ class Value(msgspec.Struct, frozen=True, gc=False):
 
 
 EMPTY = Value(Kind.EMPTY)
+_KIND_NUMBER = Kind.NUMBER  # bound once, for parse_text (why: rules.models, at _OK)
 
 # The bounded domain of a KPI value. No KPI plausibly has more than 15 significant digits
 # (what a double and every spreadsheet keep) or reaches 10^18 (a quintillion yen) once its
@@ -182,8 +183,8 @@ def parse_text(raw: str) -> Value | Problem:
         # 100人以上: the unit is 人. Its last character first: most units end in none.
         if unit[-1:] in _COMPARATOR_LAST and unit.endswith(_COMPARATOR_ENDINGS):
             unit, comparator = split_comparator(unit)
-            return _bounded(Value(Kind.NUMBER, number, unit, "", False, raw, False, comparator))
-        value = Value(Kind.NUMBER, number, unit, "", False, raw)
+            return _bounded(Value(_KIND_NUMBER, number, unit, "", False, raw, False, comparator))
+        value = Value(_KIND_NUMBER, number, unit, "", False, raw)
         if len(digits) + len(fraction) <= MAX_DIGITS and (
             not multiplier or number.adjusted() < MAX_MAGNITUDE
         ):
