@@ -112,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             logging.getLogger().setLevel(logging.INFO)
             _say_database(settings)
-            serve(build_bot(settings, args.sheet), args.http, args.port)
+            serve(settings, args.sheet, args.http, args.port)
             return EXIT_OK
         app = build(settings, args.sheet)
         if args.command == "sync":

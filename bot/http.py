@@ -78,14 +78,19 @@ def _printable(text: str) -> str:
 
 
 class KpibotService:
+    """/slack/events, /addon/ and /healthz, with every check a request gets before it is
+    acted on. `slack` is Bolt's WSGI handler (`slack_handler`), or in the front process of
+    `serve --http` the hand-over to the worker (bot/relay.py), which has no checks of its
+    own: a request reaches it only signed and not seen before."""
+
     def __init__(
         self,
-        slack: App | None,
+        slack: WsgiApp | None,
         addon: WsgiApp | None = None,
         signing_secret: str | None = None,
         replays: Replays | None = None,
     ) -> None:
-        self.slack = SlackRequestHandler(slack, path="/slack/events") if slack else None
+        self.slack = slack
         self.addon = addon
         self.verifier = SignatureVerifier(signing_secret) if signing_secret else None
         self.replays = replays
@@ -153,6 +158,11 @@ class KpibotService:
     ) -> list[bytes]:
         refused(environ, status, why)
         return json_response(start_response, status, {"error": status.split(" ", 1)[1]})
+
+
+def slack_handler(app: App) -> WsgiApp:
+    handler: WsgiApp = SlackRequestHandler(app, path="/slack/events")
+    return handler
 
 
 def json_response(start_response: StartResponse, status: str, body: dict[str, Any]) -> list[bytes]:

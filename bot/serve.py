@@ -1,5 +1,6 @@
 """`kpibot serve`: the Slack bot (Socket Mode or HTTP), the add-on backend and the
-scheduler, in one process."""
+scheduler. In Socket Mode one process; over HTTP a front process that acks and a worker
+that does the rest (bot/relay.py says why)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import sys
 from slack_bolt import App
 
 from bot.addon.api import AddonService
-from bot.bootstrap import Bot
-from bot.http import KpibotService, front_server
+from bot.bootstrap import Bot, build_bot
+from bot.http import KpibotService, WsgiApp, front_server, slack_handler
+from bot.relay import start_worker
 from bot.reminders.send import ReminderSender, reminder_client
-from bot.settings import SettingsError
+from bot.settings import Settings, SettingsError
 from bot.slack.app import build_slack_app
 from bot.store import Ledger, Replays
 
@@ -23,16 +25,49 @@ SWITCH_INTERVAL = 0.001  # seconds (sys.setswitchinterval); see serve()
 
 
 def http_service(bot: Bot, slack: App | None = None) -> KpibotService:
-    """Slack, the add-on and /healthz, each signed request acted on once across every
-    process sharing KPIBOT_DATABASE_URL."""
+    """Slack, the add-on and /healthz in one process (the tests' bot), each signed request
+    acted on once across every process sharing KPIBOT_DATABASE_URL."""
     replays = Replays(bot.settings.kpibot_database_url)
     secret = bot.settings.slack_signing_secret
     return KpibotService(
-        slack or build_slack_app(bot, replays=replays),
+        slack_handler(slack or build_slack_app(bot, replays=replays)),
         AddonService(bot, replays=replays),
         signing_secret=secret.get_secret_value() if secret else None,
         replays=replays,
     )
+
+
+def start_worker_service(settings: Settings, sheet: str | None) -> WsgiApp:
+    """The worker of `serve --http` (bot/relay.py): the sheet read, the listeners and the
+    reminders started; what it returns runs each request the front hands over, which the
+    front has checked already (signature, replay, size)."""
+    bot = build_bot(settings, sheet)
+    sys.setswitchinterval(SWITCH_INTERVAL)  # see serve()
+    replays = Replays(settings.kpibot_database_url)
+    slack = build_slack_app(bot, replays=replays)  # checks the Slack settings first
+    warm_up(bot)
+    start_reminders(bot)
+    return KpibotService(slack_handler(slack), AddonService(bot, replays=replays))
+
+
+def serve_http(settings: Settings, sheet: str | None, port: int | None) -> None:
+    """The front of `serve --http`: the port opens once the worker has read the sheet."""
+    relay = start_worker(settings, sheet)  # checks the settings first, as one process did
+    secret = settings.slack_signing_secret
+    if secret is None:  # Socket Mode's app token set, but HTTP asked for
+        relay.stop()
+        raise SettingsError(
+            "SLACK_SIGNING_SECRET（Slack アプリの Signing Secret）を設定してください。"
+        )
+    service = KpibotService(
+        relay.slack,
+        relay.addon,
+        signing_secret=secret.get_secret_value(),
+        replays=Replays(settings.kpibot_database_url),
+    )
+    listen = port or settings.port
+    logger.warning("kpibot serving HTTP on port %d (/slack/events, /addon/, /healthz)", listen)
+    front_server(service, "0.0.0.0", listen, HTTP_THREADS).run()
 
 
 def warm_up(bot: Bot) -> None:
@@ -63,31 +98,27 @@ def start_reminders(bot: Bot) -> None:
     scheduler.start(jobs, sender, report)
 
 
-def serve(bot: Bot, http: bool, port: int | None) -> None:
-    app_token = bot.settings.slack_app_token
-    if not http and app_token is None:
+def serve(settings: Settings, sheet: str | None, http: bool, port: int | None) -> None:
+    if http:
+        return serve_http(settings, sheet, port)
+    app_token = settings.slack_app_token
+    if app_token is None:
         raise SettingsError(
             "Socket Mode には SLACK_APP_TOKEN（xapp- で始まるトークン）が必要です。"
             "HTTP で受けるときは `kpibot serve --http` を使ってください。"
         )
-    # One GIL for the acks, the answer threads and a sheet being re-read: a thread back from
-    # I/O (an ack) waits up to this long for a CPU-bound one to let go, and an ack takes it
-    # dozens of times. CPython's 5 ms made acks wait behind answers; 1 ms costs the answer
-    # threads little (a switch is microseconds).
+    bot = build_bot(settings, sheet)
+    # One GIL for Bolt, the answer threads and a sheet being re-read: a thread back from
+    # I/O waits up to this long for a CPU-bound one to let go, and an ack takes it dozens of
+    # times. CPython's 5 ms made acks wait behind answers; 1 ms costs the answer threads
+    # little (a switch is microseconds).
     sys.setswitchinterval(SWITCH_INTERVAL)
-    replays = Replays(bot.settings.kpibot_database_url)
+    replays = Replays(settings.kpibot_database_url)
     # checks the Slack settings before anything starts
     slack = build_slack_app(bot, replays=replays)
     warm_up(bot)
     start_reminders(bot)
-    if http:
-        service = http_service(bot, slack)
-        listen = port or bot.settings.port
-        logger.warning("kpibot serving HTTP on port %d (/slack/events, /addon/, /healthz)", listen)
-        front_server(service, "0.0.0.0", listen, HTTP_THREADS).run()
-        return
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    assert app_token is not None
     logger.warning("kpibot connecting to Slack in Socket Mode")
     SocketModeHandler(slack, app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]

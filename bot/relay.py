@@ -1,0 +1,361 @@
+"""The two processes of `kpibot serve --http`: a front that answers HTTP, and a worker
+that does kpibot's work.
+
+Why two: Slack wants each request acked within 3 s, and an ack is a few milliseconds of
+Python between socket reads. In one process it shares the GIL with everything else, and
+re-reading a 40,000-row sheet is seconds of pure-Python CPU: under bench_slack's stale load
+(100 askers, the sheet re-read every 3 s) acks waited behind it, p99 0.52-0.58 s on a quiet
+machine. Reading the sheet in a child process does not help: the new snapshot has to come
+back, and a 40,000-row report pickles to 23.5 MB that take 0.8 s to load, the GIL held
+throughout. So the front has nothing heavy in it. It checks Slack's signature, records the
+request against replays (bot/http.py's KpibotService, as before), acks, and hands the
+request to the worker over a pipe. The worker is everything `serve` ran before except the
+HTTP server: the sheet and its snapshot, Bolt's listeners, the answers, the reminders and
+the add-on.
+
+- Slack requests: the front acks (an empty 200: every listener's ack() is empty) and hands
+  the request over without waiting for it. Slack's url_verification and ssl_check are
+  answered by the front itself. While the worker is not there, Slack gets 503 and retries.
+- Add-on requests (/addon/...): handed over, and the front waits for the worker's answer.
+- The worker exits when the front's end of the pipe closes (the front stopped or was
+  killed), and the front when the worker's end closes (the worker crashed): whatever
+  supervises `kpibot serve` (systemd, a PaaS) then starts both again.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import logging
+import multiprocessing
+import os
+import pickle
+import queue
+import sys
+import threading
+import urllib.parse
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING, Any
+
+from bot.http import StartResponse, WsgiApp, json_response
+
+if TYPE_CHECKING:
+    from multiprocessing.process import BaseProcess
+
+    from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+OUTBOX = 10_000  # requests waiting to go down the pipe; past this Slack gets 503 and retries
+ADDON_WAIT = 300.0  # seconds the front waits for the worker's answer to an add-on request
+EXIT_WORKER_GONE = 3  # the front's exit status when the worker has gone
+WORKER_THREADS = 16  # requests the worker runs at once (Bolt dispatch, add-on requests)
+# What of a request's WSGI environ the worker needs (all str): the method, the path and
+# the headers; the body goes beside it.
+_PASSED = ("REQUEST_METHOD", "PATH_INFO", "QUERY_STRING", "CONTENT_TYPE", "SERVER_NAME",
+           "SERVER_PORT", "SERVER_PROTOCOL", "REMOTE_ADDR", "wsgi.url_scheme")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Request:
+    """front -> worker: one HTTP request; `number` is 0 when no answer is wanted."""
+
+    number: int
+    environ: dict[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Response:
+    """worker -> front: the answer to Request `number`."""
+
+    number: int
+    status: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Started:
+    """worker -> front: the sheet is read, the listeners and reminders are running."""
+
+
+@dataclass(frozen=True)
+class Failed:
+    """worker -> front: start-up failed; `error` is raised by the front (the CLI says it
+    in one line, as it did when one process started everything)."""
+
+    error: BaseException
+
+
+def passed_environ(environ: dict[str, Any]) -> dict[str, str]:
+    return {
+        key: value
+        for key, value in environ.items()
+        if isinstance(value, str) and (key in _PASSED or key.startswith("HTTP_"))
+    }
+
+
+# -- the front ------------------------------------------------------------------------------
+
+
+class Relay:
+    """The front's end of the pipe: hands requests to the worker, and gives each waiting
+    request its answer as it comes back."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        process: BaseProcess | None = None,
+        on_worker_gone: Callable[[], None] | None = None,
+    ) -> None:
+        self._connection = connection
+        self._process = process
+        self._on_worker_gone = on_worker_gone or _exit_worker_gone
+        # Requests go down the pipe from a thread of their own: a pipe holds 64 KB, about
+        # forty requests, and an ack must not wait for a worker busy elsewhere to read them.
+        self._outbox: queue.Queue[Request] = queue.Queue(OUTBOX)
+        self._waiting: dict[int, Future[Response]] = {}
+        self._waiting_lock = threading.Lock()
+        self._numbers = itertools.count(1)
+        self.alive = True
+
+    def listen(self) -> None:
+        """Requests to the worker and its answers, on threads of their own, until the
+        worker goes."""
+        threading.Thread(target=self._listen, name="relay-in", daemon=True).start()
+        threading.Thread(target=self._forward, name="relay-out", daemon=True).start()
+
+    def _forward(self) -> None:
+        while True:
+            request = self._outbox.get()
+            try:
+                self._connection.send(request)
+            except (OSError, ValueError):  # the pipe is closed: the worker has gone
+                self.alive = False
+                return
+
+    def _listen(self) -> None:
+        while True:
+            try:
+                message = self._connection.recv()
+            except (EOFError, OSError):
+                break
+            if isinstance(message, Response):
+                with self._waiting_lock:
+                    future = self._waiting.pop(message.number, None)
+                if future is not None:
+                    future.set_result(message)
+        self.alive = False
+        code = self._process.exitcode if self._process is not None else None
+        logger.error(
+            "kpibot の処理プロセスが終了しました（終了コード %s）。serve も終了します。", code
+        )
+        with self._waiting_lock:
+            for future in self._waiting.values():
+                future.cancel()
+            self._waiting.clear()
+        self._on_worker_gone()
+
+    def stop(self) -> None:
+        """The worker stops (it sees the pipe close)."""
+        self.alive = False
+        self._on_worker_gone = lambda: None
+        self._connection.close()
+        if self._process is not None:
+            self._process.join(10)
+
+    def hand_over(self, environ: dict[str, Any], body: bytes) -> bool:
+        """The request to the worker, not waiting for it. False when the worker is gone."""
+        return self._send(Request(0, passed_environ(environ), body))
+
+    def ask(self, environ: dict[str, Any], body: bytes, timeout: float) -> Response | None:
+        """The request to the worker, and its answer (None: the worker is gone, or took
+        longer than `timeout` seconds)."""
+        future: Future[Response] = Future()
+        number = next(self._numbers)
+        with self._waiting_lock:
+            self._waiting[number] = future
+        if not self._send(Request(number, passed_environ(environ), body)):
+            with self._waiting_lock:
+                self._waiting.pop(number, None)
+            return None
+        try:
+            return future.result(timeout)
+        except (FutureTimeout, Exception):
+            with self._waiting_lock:
+                self._waiting.pop(number, None)
+            return None
+
+    def _send(self, message: Request) -> bool:
+        if not self.alive:
+            return False
+        try:
+            self._outbox.put_nowait(message)
+            return True
+        except queue.Full:  # the worker has not taken a request for a long while
+            logger.warning("worker not taking requests (%d waiting): 503", OUTBOX)
+            return False
+
+    # -- as WSGI apps, behind KpibotService's checks -------------------------------------
+
+    def slack(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """A Slack request whose signature KpibotService has checked: acked here."""
+        body: bytes = environ["wsgi.input"].read()
+        reply = answered_by_the_front(body)
+        if reply is not None:
+            return json_response(start_response, "200 OK", reply)
+        if not self.hand_over(environ, body):
+            return json_response(
+                start_response, "503 Service Unavailable", {"error": "kpibot is restarting"}
+            )
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "0")])
+        return [b""]
+
+    def addon(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        length = environ.get("CONTENT_LENGTH") or "0"  # checked by KpibotService
+        body: bytes = environ["wsgi.input"].read(int(length)) if length != "0" else b""
+        answer = self.ask(environ, body, ADDON_WAIT)
+        if answer is None:
+            return json_response(
+                start_response,
+                "503 Service Unavailable",
+                {
+                    "error": "kpibot が再起動中か、応答に時間がかかっています。もう一度お試しください。"
+                },
+            )
+        start_response(answer.status, answer.headers)
+        return [answer.body]
+
+
+def answered_by_the_front(body: bytes) -> dict[str, Any] | None:
+    """Slack's url_verification (its challenge back) and ssl_check (an empty 200), as
+    Bolt's own middleware answers them; None for everything else."""
+    if b"url_verification" in body:
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return None
+        if isinstance(payload, dict) and payload.get("type") == "url_verification":
+            return {"challenge": payload.get("challenge")}
+    if b"ssl_check" in body:
+        form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+        if form.get("ssl_check") == ["1"]:
+            return {}
+    return None
+
+
+def _exit_worker_gone() -> None:
+    logging.shutdown()
+    os._exit(EXIT_WORKER_GONE)
+
+
+def start_worker(settings: Settings, sheet: str | None) -> Relay:
+    """The worker process, once it has read the sheet and started; its start-up error
+    raised here, as the one process raised it before."""
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads copied
+    ours, theirs = context.Pipe()
+    process = context.Process(
+        target=run_worker, args=(theirs, settings, sheet), name="kpibot-worker", daemon=True
+    )
+    process.start()
+    theirs.close()
+    try:
+        first = ours.recv()
+    except EOFError:
+        process.join(5)
+        raise RuntimeError(
+            f"kpibot の処理プロセスが起動できませんでした（終了コード {process.exitcode}）。"
+        ) from None
+    if isinstance(first, Failed):
+        process.join(5)
+        raise first.error
+    relay = Relay(ours, process)
+    relay.listen()
+    return relay
+
+
+# -- the worker -----------------------------------------------------------------------------
+
+
+def run_worker(connection: Connection, settings: Settings, sheet: str | None) -> None:
+    """The worker's main: start everything but the HTTP server, say so, then run each
+    request the front hands over until the front goes."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        from bot.serve import start_worker_service
+
+        service = start_worker_service(settings, sheet)
+    except BaseException as error:  # said by the front, in one line, as before
+        connection.send(Failed(_picklable(error)))
+        return
+    connection.send(Started())
+    send_lock = threading.Lock()
+    pool = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="request")
+
+    def run(request: Request) -> None:
+        response = run_request(service, request)
+        if request.number:
+            try:
+                with send_lock:
+                    connection.send(response)
+            except (OSError, ValueError):
+                pass  # the front has gone: the main loop ends the worker
+
+    while True:
+        try:
+            request = connection.recv()
+        except (EOFError, OSError):
+            break
+        pool.submit(run, request)
+    logger.warning("kpibot の受付プロセスが終了したので、処理プロセスも終了します。")
+    logging.shutdown()
+    os._exit(0)  # answers in flight go with it, as they did when one process was stopped
+
+
+def run_request(service: WsgiApp, request: Request) -> Response:
+    """One handed-over request through the worker's WSGI app."""
+    environ: dict[str, Any] = dict(request.environ)
+    environ.update(
+        {
+            "CONTENT_LENGTH": str(len(request.body)),
+            "wsgi.input": io.BytesIO(request.body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.version": (1, 0),
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+        }
+    )
+    environ.setdefault("wsgi.url_scheme", "http")
+    started: list[Any] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        started[:] = [status, list(headers)]
+        return lambda data: None
+
+    try:
+        chunks = service(environ, start_response)
+        try:
+            body = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+    except Exception as error:  # one line, as KpibotService logs a failed request
+        logger.error("handed-over request failed: %s: %.100s", type(error).__name__, error)
+        return Response(request.number, "500 Internal Server Error", [], b"")
+    status, headers = started or ["500 Internal Server Error", []]
+    return Response(request.number, status, headers, body)
+
+
+def _picklable(error: BaseException) -> BaseException:
+    try:
+        return pickle.loads(pickle.dumps(error))  # type: ignore[no-any-return]
+    except Exception:
+        return RuntimeError(str(error))

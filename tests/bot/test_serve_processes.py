@@ -1,0 +1,148 @@
+"""`serve --http` as two processes (bot/relay.py): the front acks Slack whatever the worker
+is doing, answers Slack's own checks itself, relays the add-on both ways, and neither
+process outlives the other."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+from bot.bootstrap import example_workbook
+from bot.relay import EXIT_WORKER_GONE
+from tests.bot.slack_harness import SIGNING_SECRET, RunningBot
+from tests.conftest import REPO
+from tests.fakes.serve_process import Served, serve_http
+from tests.fakes.slack_api import BOT_TOKEN, FakeSlackApi
+
+
+@contextmanager
+def two_processes(folder: Path) -> Iterator[tuple[Served, RunningBot, int]]:
+    """`kpibot serve --http`, a Slack client for it, and its worker's process ID."""
+    sheet = folder / "kpi.xlsx"
+    shutil.copyfile(example_workbook(), sheet)
+    with FakeSlackApi() as slack:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("KPIBOT_", "SLACK_"))}
+        env |= {
+            "PYTHONPATH": str(REPO),
+            "KPIBOT_SHEET": str(sheet),
+            "KPIBOT_DATABASE_URL": f"sqlite:///{folder / 'kpibot.db'}",
+            "KPIBOT_SLACK_API_URL": slack.api_url,
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "KPIBOT_ADDON_SECRET": "kpibot-addon-secret",
+        }
+        with serve_http(env, folder / "serve.log") as served:
+            yield served, RunningBot(served.url, slack, None, sheet), worker_of(served)  # type: ignore[arg-type]
+
+
+def worker_of(served: Served) -> int:
+    pid = served.process.pid
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    [worker] = [int(child) for child in children if "spawn_main" in _command_line(int(child))]
+    return worker
+
+
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def gone(pid: int, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
+        except OSError:
+            return True
+        if state == "Z":  # exited, not yet reaped by its parent
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_the_front_acks_at_once_while_the_worker_is_stopped_and_the_answer_follows(
+    tmp_path: Path,
+) -> None:
+    """The ack does not wait for the worker at all: with the worker's process stopped (as
+    if it were busy re-reading a large sheet), Slack still gets its 200 at once, for more
+    requests than the pipe between the two holds (a socket pair: about 400 KB here), and
+    every one is answered once the worker goes on."""
+    long_question = "宮ヶ瀬の評価は？" + "。" * 3000  # 18 KB of JSON: 80 of them, 1.4 MB
+    with two_processes(tmp_path) as (_, client, worker):
+        os.kill(worker, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            assert client.command("三浦半島の評価は？", response="q1").status_code == 200
+            with ThreadPoolExecutor(8) as pool:
+                statuses = list(
+                    pool.map(
+                        lambda n: client.mention(long_question, f"Ev{n}").status_code, range(80)
+                    )
+                )
+            assert statuses == [200] * 80
+            assert time.monotonic() - started < 5
+            time.sleep(0.5)
+            assert client.slack.messages("response", "chat.postMessage") == []
+        finally:
+            os.kill(worker, signal.SIGCONT)
+        [answer] = client.slack.wait_for(1, "response", timeout=30)
+        assert "三浦半島" in json.dumps(answer.args, ensure_ascii=False)
+        client.slack.wait_for(80, "chat.postMessage", timeout=60)
+        time.sleep(0.5)
+        assert len(client.slack.messages("chat.postMessage")) == 80
+
+
+def test_slack_s_own_checks_are_answered_by_the_front(tmp_path: Path) -> None:
+    with two_processes(tmp_path) as (_, client, _worker):
+        body = json.dumps({"type": "url_verification", "challenge": "abc123", "token": "x"})
+        answer = client.post(body.encode(), "application/json")
+        assert answer.status_code == 200 and answer.json() == {"challenge": "abc123"}
+        ssl = client.post(b"ssl_check=1&token=x", "application/x-www-form-urlencoded")
+        assert ssl.status_code == 200
+        unsigned = requests.post(f"{client.url}/slack/events", data=body, timeout=5)
+        assert unsigned.status_code == 401
+        time.sleep(0.5)
+        assert client.slack.messages("response", "chat.postMessage") == []
+
+
+def test_an_add_on_request_is_answered_by_the_worker_through_the_front(
+    tmp_path: Path,
+) -> None:
+    """The add-on's answers, made by the worker's add-on service, come back whole: status,
+    headers and body."""
+    with two_processes(tmp_path) as (served, _, _worker):
+        refused = requests.post(f"{served.url}/addon/check", json={"sheet": "x"}, timeout=10)
+        assert refused.status_code == 401, refused.text
+        assert refused.headers["Content-Type"].startswith("application/json")
+        assert "署名" in refused.json()["error"]
+        described = requests.get(f"{served.url}/addon/openapi.json", timeout=10)
+        assert described.status_code == 200
+        assert "/addon/sync" in described.json()["paths"]
+
+
+def test_a_worker_that_dies_takes_the_front_with_it_in_one_line(tmp_path: Path) -> None:
+    """So that whatever supervises `kpibot serve` starts both again, instead of a front
+    that acks questions nobody will answer."""
+    with two_processes(tmp_path) as (served, _, worker):
+        os.kill(worker, signal.SIGKILL)
+        assert served.process.wait(10) == EXIT_WORKER_GONE
+        log = served.log.read_text()
+        assert "処理プロセスが終了しました" in log and "Traceback" not in log
+
+
+def test_a_killed_front_takes_the_worker_with_it(tmp_path: Path) -> None:
+    """No worker left behind to send reminders that a restarted serve sends again."""
+    with two_processes(tmp_path) as (served, _, worker):
+        served.process.kill()
+        assert gone(worker, within=10)
