@@ -4,8 +4,9 @@
     python -m bench.bench_slack --case stale    # one case (small, stale, snapshot)
     python -m bench.bench_slack --help
 
-What runs where, as in production: `kpibot serve --http` runs as a process of its own (the
-real waitress front, the real Bolt app, its answer threads, the sheet it reads); the
+What runs where, as in production: `kpibot serve --http` runs as it is started (its front
+process: the real waitress server, the signature and replay checks, the acks; and its
+worker process: the real Bolt app, its answer threads, the sheet it reads); the
 stand-in Slack Web API (tests/fakes/slack_api.py, which checks every payload as Slack does)
 runs in a second process, as the real Slack is not in kpibot's process; the clients (one
 thread each) run in this, a third, process. An ack is timed as Slack sees it: from the

@@ -89,8 +89,12 @@ class KpibotService:
         addon: WsgiApp | None = None,
         signing_secret: str | None = None,
         replays: Replays | None = None,
+        acks_first: bool = True,
     ) -> None:
         self.slack = slack
+        # Answers wait while Slack requests go through here (they are acks to make), except
+        # in the worker of `serve --http`, which makes no acks: there it would only delay them
+        self.acks_first = acks_first
         self.addon = addon
         self.verifier = SignatureVerifier(signing_secret) if signing_secret else None
         self.replays = replays
@@ -124,6 +128,8 @@ class KpibotService:
         if path == "/slack/events" and self.slack is not None:
             if method != "POST":
                 return self._refuse(environ, start_response, "405 Method Not Allowed")
+            if not self.acks_first:
+                return self._slack(environ, start_response, int(length))
             with ACKS.acking():  # answers wait while acks are being made
                 return self._slack(environ, start_response, int(length))
         if path.startswith("/addon/") and self.addon is not None:

@@ -47,7 +47,7 @@ def start_worker_service(settings: Settings, sheet: str | None) -> WsgiApp:
     slack = build_slack_app(bot, replays=replays)  # checks the Slack settings first
     warm_up(bot)
     start_reminders(bot)
-    return KpibotService(slack_handler(slack), AddonService(bot, replays=replays))
+    return KpibotService(slack_handler(slack), AddonService(bot, replays=replays), acks_first=False)
 
 
 def serve_http(settings: Settings, sheet: str | None, port: int | None) -> None:
