@@ -8,7 +8,9 @@ import json
 import os
 import shutil
 import signal
+import socket
 import time
+import urllib.parse
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -146,3 +148,83 @@ def test_a_killed_front_takes_the_worker_with_it(tmp_path: Path) -> None:
     with two_processes(tmp_path) as (served, _, worker):
         served.process.kill()
         assert gone(worker, within=10)
+
+
+# -- issue 12's limits, against the real two processes --------------------------------
+
+
+def peak_rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    [line] = [line for line in status.splitlines() if line.startswith("VmHWM:")]
+    return int(line.split()[1]) / 1024
+
+
+def test_a_100_mb_body_is_refused_by_the_front_with_little_memory_and_one_short_line(
+    tmp_path: Path,
+) -> None:
+    with two_processes(tmp_path) as (served, client, worker):
+        host, port = urllib.parse.urlsplit(client.url).netloc.split(":")
+        marker = b"do-not-log-me"
+        sent = 0
+        with socket.create_connection((host, int(port)), timeout=5) as connection:
+            connection.sendall(
+                b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 104857600\r\n\r\n"
+            )
+            chunk = marker * (1024 * 1024 // len(marker))
+            try:
+                while sent < 100 * 1024 * 1024:
+                    connection.sendall(chunk)
+                    sent += len(chunk)
+            except OSError:
+                pass  # the front answered and closed: what should happen
+            response = connection.recv(65536)
+        assert response.split(b" ", 2)[1] == b"413"
+        assert sent < 100 * 1024 * 1024  # refused before it was all sent
+        assert peak_rss_mb(served.process.pid) < 200 and peak_rss_mb(worker) < 200
+        time.sleep(0.3)
+        log = served.log.read_text()
+        [line] = [line for line in log.splitlines() if "bot.http: refused" in line]
+        assert " 413 " in line and len(line.encode()) < 200
+        assert "do-not-log-me" not in log
+
+
+def test_300_idle_connections_leave_health_and_signed_questions_answered_in_a_second(
+    tmp_path: Path,
+) -> None:
+    with two_processes(tmp_path) as (_, client, _worker):
+        host, port = urllib.parse.urlsplit(client.url).netloc.split(":")
+        idle = []
+        try:
+            for number in range(300):
+                connection = socket.create_connection((host, int(port)), timeout=5)
+                if number % 2:  # half trickle a request that never ends
+                    connection.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\n")
+                idle.append(connection)
+            time.sleep(0.3)
+            for attempt in range(3):
+                started = time.monotonic()
+                assert requests.get(f"{client.url}/healthz", timeout=1).status_code == 200
+                health = time.monotonic() - started
+                started = time.monotonic()
+                assert client.mention("一覧", event_id=f"EvIdle{attempt}").status_code == 200
+                ack = time.monotonic() - started
+                assert health < 1 and ack < 1, (health, ack)
+            client.slack.wait_for(3, "chat.postMessage", timeout=15)
+        finally:
+            for connection in idle:
+                connection.close()
+        time.sleep(0.5)
+        assert len(client.slack.messages("chat.postMessage")) == 3
+
+
+def test_a_replayed_signed_command_is_acted_on_once_by_the_two_processes(
+    tmp_path: Path,
+) -> None:
+    with two_processes(tmp_path) as (_, client, _worker):
+        stamp = int(time.time())
+        for _ in range(3):
+            assert client.command("一覧", response="r1", timestamp=stamp).status_code == 200
+        client.slack.wait_for(1, "response", timeout=15)
+        time.sleep(1)
+        assert len(client.slack.messages("response")) == 1
