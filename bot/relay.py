@@ -19,11 +19,13 @@ the add-on.
 - Add-on requests (/addon/...): handed over, and the front waits for the worker's answer.
 - The worker exits when the front's end of the pipe closes (the front stopped or was
   killed), and the front when the worker's end closes (the worker crashed): whatever
-  supervises `kpibot serve` (systemd, a PaaS) then starts both again.
+  supervises `kpibot serve` (systemd, a PaaS) then starts both again. Ctrl-C and SIGTERM
+  stop the front, quietly; the worker ignores them and follows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
 import json
@@ -32,6 +34,7 @@ import multiprocessing
 import os
 import pickle
 import queue
+import signal
 import sys
 import threading
 import urllib.parse
@@ -68,6 +71,11 @@ class Request:
     number: int
     environ: dict[str, str]
     body: bytes
+
+
+@dataclass(frozen=True)
+class Stop:
+    """front -> worker: end now (the front is stopping)."""
 
 
 @dataclass(frozen=True)
@@ -119,11 +127,12 @@ class Relay:
         self._on_worker_gone = on_worker_gone or _exit_worker_gone
         # Requests go down the pipe from a thread of their own: a pipe holds 64 KB, about
         # forty requests, and an ack must not wait for a worker busy elsewhere to read them.
-        self._outbox: queue.Queue[Request] = queue.Queue(OUTBOX)
+        self._outbox: queue.Queue[Request | Stop] = queue.Queue(OUTBOX)
         self._waiting: dict[int, Future[Response]] = {}
         self._waiting_lock = threading.Lock()
         self._numbers = itertools.count(1)
         self.alive = True
+        self._stopping = False  # stopped on purpose: the worker's going is no failure
 
     def listen(self) -> None:
         """Requests to the worker and its answers, on threads of their own, until the
@@ -152,6 +161,10 @@ class Relay:
                 if future is not None:
                     future.set_result(message)
         self.alive = False
+        if self._stopping:
+            return
+        if self._process is not None:
+            self._process.join(1)  # for its exit status
         code = self._process.exitcode if self._process is not None else None
         logger.error(
             "kpibot の処理プロセスが終了しました（終了コード %s）。serve も終了します。", code
@@ -163,12 +176,19 @@ class Relay:
         self._on_worker_gone()
 
     def stop(self) -> None:
-        """The worker stops (it sees the pipe close)."""
+        """The worker told to end, after the requests already handed over (closing the
+        pipe here would not do: the thread reading it keeps it open); killed if it has
+        not ended within 10 s."""
+        self._stopping = True
         self.alive = False
-        self._on_worker_gone = lambda: None
-        self._connection.close()
+        with contextlib.suppress(queue.Full):
+            self._outbox.put(Stop(), timeout=1)
         if self._process is not None:
             self._process.join(10)
+            if self._process.exitcode is None:
+                self._process.kill()
+                self._process.join(5)
+        self._connection.close()
 
     def hand_over(self, environ: dict[str, Any], body: bytes) -> bool:
         """The request to the worker, not waiting for it. False when the worker is gone."""
@@ -287,6 +307,11 @@ def run_worker(connection: Connection, settings: Settings, sheet: str | None) ->
     """The worker's main: start everything but the HTTP server, say so, then run each
     request the front hands over until the front goes."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # Stopped through the front only: Ctrl-C and a service manager's SIGTERM reach every
+    # process of the group, and the worker ends when the front has (the pipe closes), not
+    # in the middle of a reply the front is still waiting for.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         from bot.serve import start_worker_service
 
@@ -311,6 +336,8 @@ def run_worker(connection: Connection, settings: Settings, sheet: str | None) ->
         try:
             request = connection.recv()
         except (EOFError, OSError):
+            break
+        if isinstance(request, Stop):
             break
         pool.submit(run, request)
     logger.warning("kpibot の受付プロセスが終了したので、処理プロセスも終了します。")

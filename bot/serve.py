@@ -5,6 +5,7 @@ that does the rest (bot/relay.py says why)."""
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 
 from slack_bolt import App
@@ -67,7 +68,18 @@ def serve_http(settings: Settings, sheet: str | None, port: int | None) -> None:
     )
     listen = port or settings.port
     logger.warning("kpibot serving HTTP on port %d (/slack/events, /addon/, /healthz)", listen)
-    front_server(service, "0.0.0.0", listen, HTTP_THREADS).run()
+    # SIGTERM (a service manager's stop) ends waitress's loop as Ctrl-C does; then the
+    # worker is stopped, and serve ends quietly
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        front_server(service, "0.0.0.0", listen, HTTP_THREADS).run()
+    finally:
+        relay.stop()
+    logger.warning("kpibot stopped")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def warm_up(bot: Bot) -> None:

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import requests
 
 from bot.bootstrap import example_workbook
@@ -141,6 +142,22 @@ def test_a_worker_that_dies_takes_the_front_with_it_in_one_line(tmp_path: Path) 
         assert served.process.wait(10) == EXIT_WORKER_GONE
         log = served.log.read_text()
         assert "処理プロセスが終了しました" in log and "Traceback" not in log
+
+
+@pytest.mark.parametrize("how", ["SIGTERM to the front", "Ctrl-C to the group"])
+def test_a_stop_ends_both_processes_quietly(tmp_path: Path, how: str) -> None:
+    """A service manager's stop (SIGTERM) or Ctrl-C in a terminal (SIGINT to every process
+    of the group): both end, status 0, no error line and no traceback from either."""
+    with two_processes(tmp_path) as (served, _, worker):
+        if how == "SIGTERM to the front":
+            served.process.terminate()
+        else:
+            os.killpg(os.getpgid(served.process.pid), signal.SIGINT)
+        assert served.process.wait(10) == 0
+        assert gone(worker, within=5)
+        log = served.log.read_text()
+        assert "kpibot stopped" in log
+        assert "Traceback" not in log and "ERROR" not in log, log
 
 
 def test_a_killed_front_takes_the_worker_with_it(tmp_path: Path) -> None:

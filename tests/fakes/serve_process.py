@@ -51,6 +51,7 @@ def serve_http(env: dict[str, str], log: Path, wait: bool = True) -> Iterator[Se
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # a group of its own, as a shell gives a job (Ctrl-C)
         )
         served = Served(process, f"http://127.0.0.1:{port}", port, log)
         try:
