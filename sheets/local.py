@@ -58,6 +58,9 @@ class XlsxBackend:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.written_version = ""  # of the file as kpibot's last write left it
+        # The last read's version and KPI worksheet (member, XML), for the write that
+        # follows it: a file still of that version has that worksheet.
+        self._read_sheet: tuple[str, tuple[str, bytes]] | None = None
 
     @property
     def location(self) -> str:
@@ -68,6 +71,7 @@ class XlsxBackend:
         return current_version(self.path)
 
     def read(self) -> WorkbookSnapshot:
+        self._read_sheet = None
         try:
             # sheets/limits: refuse a hostile file before loading it. The worksheets are
             # checked as they are read: one pass over the largest parts, not two.
@@ -81,6 +85,7 @@ class XlsxBackend:
                     SHEET_BOUNDS,
                 )
                 tabs, marks, merged = book.tabs, book.marks, book.merged
+                self._read_sheet = (version, book.kpi_sheet) if book.kpi_sheet else None
             except xlsx.AreaExceeded as error:
                 raise area_error(self.path, error.member, error.rows, error.columns) from None
             except xlsx.XlsxFormatError:
@@ -110,10 +115,16 @@ class XlsxBackend:
         if changes.empty:
             return
 
+        kept, self._read_sheet = self._read_sheet, None
+        # replace_checked calls fill only with the bytes of read_as.version. Taken out of
+        # the list by the write: not kept alive (17 MB) while the edited copy is written.
+        sheet = [kept[1]] if kept is not None and kept[0] == read_as.version else []
+        del kept
+
         def fill(out: IO[bytes], read_bytes: bytes) -> None:
             with zipfile.ZipFile(io.BytesIO(read_bytes)) as source:
                 package = xlsx.read_package(source)
-                xlsx.write_workbook(source, out, package, changes)
+                xlsx.write_workbook(source, out, package, changes, sheet.pop() if sheet else None)
 
         try:
             self.written_version = replace_checked(self.path, read_as.version, fill)

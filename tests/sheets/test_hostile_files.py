@@ -293,3 +293,20 @@ def test_bad_cells_of_a_readable_file_are_reported_on_their_rows(
     assert main(["check", "--sheet", str(path)]) == 1
     out = capsys.readouterr().out
     assert "大きすぎ" in out and "長すぎ" in out and "事業A" in out
+
+
+@pytest.mark.parametrize("before", [b"<sheetData>", b"</row>", b"</sheetData>"])
+def test_a_worksheet_with_a_byte_that_is_not_utf8_is_refused_and_left_as_it_is(
+    before: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The rows are decoded piece by piece: a bad byte before, among or after them is
+    still refused at the read, before anything is written."""
+
+    def replace(name: str, data: bytes) -> bytes:
+        return data.replace(before, b"<!-- \xff -->" + before, 1) if _sheet(name) else data
+
+    path = _rezip(_good(tmp_path / "not-utf8.xlsx"), replace)
+    saved = path.read_bytes()
+    assert main(["sync", "--sheet", str(path)]) == 2
+    assert path.name in capsys.readouterr().err
+    assert path.read_bytes() == saved

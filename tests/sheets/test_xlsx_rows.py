@@ -153,3 +153,37 @@ def test_a_worksheet_with_a_namespace_prefix_is_edited_byte_for_byte_around_kpib
     reread = openpyxl.load_workbook(path)["KPI"]
     assert reread["B2"].value == "事業Ａ（全角）" and reread["F2"].value == 1.2
     assert not _sync(path).written
+
+
+def test_the_worksheet_as_read_is_edited_as_the_one_in_the_file_would_be(tmp_path: Path) -> None:
+    """write_workbook takes the KPI worksheet the read inflated instead of inflating it
+    again: the file it writes is the same, and a worksheet of another member is not used."""
+    workbook = openpyxl.Workbook()
+    kpi = workbook.active
+    assert kpi is not None
+    kpi.title = "KPI"
+    kpi.append(["年度", "事業名", "KPI名", "目標値", "実績値"])
+    kpi.append(["R5", "事業A", "参加者数", "100人", "120人"])
+    kpi.append(["R5", "事業B", "満足度", "80%", "集計中"])
+    path = tmp_path / "kept.xlsx"
+    workbook.save(path)
+    data = path.read_bytes()
+    snapshot = XlsxBackend(path).read()
+    changes = services.rate_snapshot(snapshot, RULESETS["naikakufu"], Rounding.TRUNCATE).changes
+    book = xlsx.read_workbook(io.BytesIO(data), lambda names: "KPI")
+    assert book.kpi_sheet is not None and book.kpi_sheet[0] == SHEET
+
+    def written(kpi_sheet: tuple[str, bytes] | None) -> dict[str, bytes]:
+        out = io.BytesIO()
+        with zipfile.ZipFile(io.BytesIO(data)) as source:
+            xlsx.write_workbook(source, out, xlsx.read_package(source), changes, kpi_sheet)
+        with zipfile.ZipFile(out) as result:
+            return {name: result.read(name) for name in result.namelist()}
+
+    inflated_again = written(None)
+    assert written(book.kpi_sheet) == inflated_again
+    assert b"<v>1.2</v>" in inflated_again[SHEET]
+    assert written(("xl/worksheets/sheet9.xml", b"<worksheet/>")) == inflated_again
+    # Taken as given, not read from the file again:
+    marked = book.kpi_sheet[1].replace("参加者数".encode(), "参加者の数".encode())
+    assert "参加者の数".encode() in written((SHEET, marked))[SHEET]
