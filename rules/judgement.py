@@ -139,11 +139,13 @@ def project_judgement(
     """The project's 基本目標 and judgement, from the first row that has each column filled
     (the source tables merge these cells over the project's KPI rows). A later row with a
     different text in the same column is flagged once: which one counts is unclear."""
-    if not any(
-        kpi.goal or kpi.judged_rating or kpi.judgement_reason or kpi.next_step
-        or kpi.next_step_reason or kpi.expert_opinion
-        for kpi in kpis
-    ):  # fmt: skip
+    for kpi in kpis:  # a loop, not any() of a generator: run for every project
+        if (
+            kpi.goal or kpi.judged_rating or kpi.judgement_reason or kpi.next_step
+            or kpi.next_step_reason or kpi.expert_opinion
+        ):  # fmt: skip
+            break
+    else:
         return "", None  # most sheets: none of these columns, or all blank
     first: dict[str, tuple[int, str]] = {}
     for kpi in kpis:
