@@ -26,6 +26,7 @@ DEMO_COPY = "kpi-demo.xlsx"
 DEMO_QUESTION = "三浦半島の評価は？"
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_FAILED = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -108,11 +109,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             _say_database(settings)
             return _remind(build_bot(settings, args.sheet), args.dry_run, args.at)
         if args.command == "serve":
-            from bot.serve import serve  # the Slack, HTTP and scheduler stack: only here
+            from bot.relay import ServeError  # the Slack, HTTP and scheduler stack: only here
+            from bot.serve import serve
 
             logging.getLogger().setLevel(logging.INFO)
             _say_database(settings)
-            serve(settings, args.sheet, args.http, args.port)
+            try:
+                serve(settings, args.sheet, args.http, args.port)
+            except ServeError as error:
+                print(f"エラー: {error}", file=sys.stderr)
+                return EXIT_FAILED
             return EXIT_OK
         app = build(settings, args.sheet)
         if args.command == "sync":
@@ -131,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SettingsError, SheetError, SchemaError) as error:
         print(f"エラー: {error}", file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt:  # Ctrl-C while `serve` starts: stopped, as asked
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # `kpibot ask 一覧 | head -2`: the reader has gone. Say nothing, and point stdout at
         # /dev/null so that the interpreter's last flush does not fail again.

@@ -74,7 +74,9 @@ def refused(environ: dict[str, Any], status: str, why: str = "") -> None:
 
 
 def _printable(text: str) -> str:
-    return text.encode("ascii", "backslashreplace").decode().replace("\n", "\\n")
+    """ASCII without control characters: a CR, an ESC sequence or a NUL chosen by a client
+    would forge a log line, rewrite the terminal or make grep call the log binary."""
+    return text.encode("unicode_escape").decode("ascii")
 
 
 class KpibotService:

@@ -37,8 +37,9 @@ import queue
 import signal
 import sys
 import threading
+import time
 import urllib.parse
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -46,6 +47,9 @@ from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
 from bot.http import StartResponse, WsgiApp, json_response
+from bot.settings import SettingsError
+from sheets.backend import SheetError
+from sheets.schema import SchemaError
 
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
@@ -54,12 +58,14 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+ADDON_AT_ONCE = 6  # add-on requests relayed at once: the front's other threads stay for Slack
 OUTBOX = 10_000  # requests waiting to go down the pipe; past this Slack gets 503 and retries
 ADDON_WAIT = 300.0  # seconds the front waits for the worker's answer to an add-on request
 EXIT_WORKER_GONE = 3  # the front's exit status when the worker has gone
 WORKER_THREADS = 16  # requests the worker runs at once (Bolt dispatch, add-on requests)
 # What of a request's WSGI environ the worker needs (all str): the method, the path and
 # the headers; the body goes beside it.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _PASSED = ("REQUEST_METHOD", "PATH_INFO", "QUERY_STRING", "CONTENT_TYPE", "SERVER_NAME",
            "SERVER_PORT", "SERVER_PROTOCOL", "REMOTE_ADDR", "wsgi.url_scheme")  # fmt: skip
 
@@ -132,6 +138,10 @@ class Relay:
         self._waiting_lock = threading.Lock()
         self._numbers = itertools.count(1)
         self.alive = True
+        # An add-on request holds a front thread until the worker answers (a check reads the
+        # whole sheet): without a bound, 16 of them (signed or not: the worker checks) would
+        # hold every thread, and Slack's acks and /healthz would wait behind a busy worker.
+        self._addon_threads = threading.BoundedSemaphore(ADDON_AT_ONCE)
         self._stopping = False  # stopped on purpose: the worker's going is no failure
 
     def listen(self) -> None:
@@ -173,6 +183,7 @@ class Relay:
             for future in self._waiting.values():
                 future.cancel()
             self._waiting.clear()
+        time.sleep(0.5)  # for the add-on requests that were waiting to be told 503
         self._on_worker_gone()
 
     def stop(self) -> None:
@@ -238,9 +249,18 @@ class Relay:
         return [b""]
 
     def addon(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        length = environ.get("CONTENT_LENGTH") or "0"  # checked by KpibotService
-        body: bytes = environ["wsgi.input"].read(int(length)) if length != "0" else b""
-        answer = self.ask(environ, body, ADDON_WAIT)
+        if not self._addon_threads.acquire(blocking=False):
+            return json_response(
+                start_response,
+                "503 Service Unavailable",
+                {"error": "kpibot は混み合っています。少し待ってからもう一度お試しください。"},
+            )
+        try:
+            length = environ.get("CONTENT_LENGTH") or "0"  # checked by KpibotService
+            body: bytes = environ["wsgi.input"].read(int(length)) if length != "0" else b""
+            answer = self.ask(environ, body, ADDON_WAIT)
+        finally:
+            self._addon_threads.release()
         if answer is None:
             return json_response(
                 start_response,
@@ -270,6 +290,36 @@ def answered_by_the_front(body: bytes) -> dict[str, Any] | None:
     return None
 
 
+class ServeError(Exception):
+    """`serve --http` could not start its worker: one line for the CLI."""
+
+
+@contextlib.contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """Ctrl-C and SIGTERM ignored while the worker is created: it inherits that, and
+    Python then installs no KeyboardInterrupt of its own (it does only over the default),
+    so a Ctrl-C while it imports or reads the sheet is the front's alone to act on. (One
+    in the few milliseconds of creating it is lost: pressed again, it stops the front.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals can be set only from the main thread; a test's thread
+        return
+    kept = {number: signal.signal(number, signal.SIG_IGN) for number in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in kept.items():
+            signal.signal(number, handler)
+
+
+def _explained(error: BaseException) -> bool:
+    """An error the CLI says in one line (the settings, the sheet, a file, the database);
+    anything else is said here, in one line too, rather than as the worker's traceback."""
+    if isinstance(error, SettingsError | SheetError | SchemaError | OSError):
+        return True
+    database = sys.modules.get("sqlalchemy.exc")  # imported by unpickling such an error
+    return database is not None and isinstance(error, database.SQLAlchemyError)
+
+
 def _exit_worker_gone() -> None:
     logging.shutdown()
     os._exit(EXIT_WORKER_GONE)
@@ -283,18 +333,31 @@ def start_worker(settings: Settings, sheet: str | None) -> Relay:
     process = context.Process(
         target=run_worker, args=(theirs, settings, sheet), name="kpibot-worker", daemon=True
     )
-    process.start()
-    theirs.close()
     try:
+        with _signals_ignored():  # inherited from the first instruction the worker runs
+            process.start()
+        theirs.close()
         first = ours.recv()
-    except EOFError:
-        process.join(5)
-        raise RuntimeError(
-            f"kpibot の処理プロセスが起動できませんでした（終了コード {process.exitcode}）。"
+    except (EOFError, BrokenPipeError):  # killed before it said anything
+        if process.pid is not None:
+            process.join(5)
+        raise ServeError(
+            f"kpibot の処理プロセスが起動中に終了しました（終了コード {process.exitcode}）。"
+            "メモリが足りないか、プロセスが止められた可能性があります。"
         ) from None
+    except BaseException:  # Ctrl-C while the sheet is read: the worker goes too
+        if process.pid is not None:
+            process.kill()
+            process.join(5)
+        raise
     if isinstance(first, Failed):
         process.join(5)
-        raise first.error
+        if _explained(first.error):
+            raise first.error
+        raise ServeError(
+            f"kpibot の処理プロセスが起動できませんでした（{type(first.error).__name__}: "
+            f"{str(first.error)[:200]}）。"
+        )
     relay = Relay(ours, process)
     relay.listen()
     return relay
@@ -309,17 +372,22 @@ def run_worker(connection: Connection, settings: Settings, sheet: str | None) ->
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # Stopped through the front only: Ctrl-C and a service manager's SIGTERM reach every
     # process of the group, and the worker ends when the front has (the pipe closes), not
-    # in the middle of a reply the front is still waiting for.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # in the middle of a reply the front is still waiting for. (Ignored from its start
+    # already: see _signals_ignored.)
+    for number in STOP_SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
     try:
         from bot.serve import start_worker_service
 
         service = start_worker_service(settings, sheet)
+        connection.send(Started())
     except BaseException as error:  # said by the front, in one line, as before
-        connection.send(Failed(_picklable(error)))
-        return
-    connection.send(Started())
+        try:
+            connection.send(Failed(_picklable(error)))
+        except OSError:  # the front has gone while the sheet was read
+            logger.warning("kpibot の受付プロセスが起動中に終了しました。")
+        logging.shutdown()
+        os._exit(0)
     send_lock = threading.Lock()
     pool = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="request")
 

@@ -4,6 +4,7 @@ that does the rest (bot/relay.py says why)."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
 import sys
@@ -18,6 +19,8 @@ from bot.reminders.send import ReminderSender, reminder_client
 from bot.settings import Settings, SettingsError
 from bot.slack.app import build_slack_app
 from bot.store import Ledger, Replays
+from sheets.backend import SheetError
+from sheets.schema import SchemaError
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +48,7 @@ def start_worker_service(settings: Settings, sheet: str | None) -> WsgiApp:
     bot = build_bot(settings, sheet)
     sys.setswitchinterval(SWITCH_INTERVAL)  # see serve()
     replays = Replays(settings.kpibot_database_url)
-    slack = build_slack_app(bot, replays=replays)  # checks the Slack settings first
+    slack = build_slack_app(bot, replays=replays, checked_before=True)  # checks settings first
     warm_up(bot)
     start_reminders(bot)
     return KpibotService(slack_handler(slack), AddonService(bot, replays=replays), acks_first=False)
@@ -67,12 +70,21 @@ def serve_http(settings: Settings, sheet: str | None, port: int | None) -> None:
         replays=Replays(settings.kpibot_database_url),
     )
     listen = port or settings.port
-    logger.warning("kpibot serving HTTP on port %d (/slack/events, /addon/, /healthz)", listen)
     # SIGTERM (a service manager's stop) ends waitress's loop as Ctrl-C does; then the
     # worker is stopped, and serve ends quietly
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        front_server(service, "0.0.0.0", listen, HTTP_THREADS).run()
+        try:
+            server = front_server(service, "0.0.0.0", listen, HTTP_THREADS)
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE:
+                raise
+            raise SettingsError(
+                f"ポート {listen} はほかのプログラムが使っています。--port（または PORT）で"
+                "別のポートを指定するか、動いている kpibot を止めてください。"
+            ) from None
+        logger.warning("kpibot serving HTTP on port %d (/slack/events, /addon/, /healthz)", listen)
+        server.run()
     finally:
         relay.stop()
     logger.warning("kpibot stopped")
@@ -90,6 +102,8 @@ def warm_up(bot: Bot) -> None:
         logger.info(
             "sheet %s: %d projects", report.snapshot.location, len(report.evaluation.projects)
         )
+    except (SheetError, SchemaError) as error:  # said in one line; serve goes on
+        logger.error("could not read the sheet at start (questions will say so): %s", error)
     except Exception:
         logger.exception("could not read the sheet at start; questions will say so")
 
@@ -104,6 +118,9 @@ def start_reminders(bot: Bot) -> None:
     jobs = scheduler.build_scheduler(bot)
     try:
         report = bot.cache.report()
+    except (SheetError, SchemaError) as error:
+        logger.error("reminders start at the next refresh: the sheet could not be read: %s", error)
+        report = None
     except Exception:
         logger.exception("reminders: the sheet could not be read; they start at the next refresh")
         report = None

@@ -124,10 +124,16 @@ def check_slack(client: WebClient, api_url: str) -> None:
 
 
 def build_slack_app(
-    bot: Bot, client: WebClient | None = None, replays: Replays | None = None
+    bot: Bot,
+    client: WebClient | None = None,
+    replays: Replays | None = None,
+    checked_before: bool = False,
 ) -> App:
     """`replays`: event IDs remembered in the shared database, so that a retry reaching
-    another process is answered once; without it, per process."""
+    another process is answered once; without it, per process. `checked_before`: the
+    requests come from the front of `serve --http`, which checked their signatures and acked
+    them; Bolt must not check again (a request that waited past Slack's 5 minutes would be
+    dropped after its ack, and Bolt logs a refused request's whole body)."""
     client = client or web_client(bot)
     secret = bot.settings.slack_signing_secret
     if secret is None and bot.settings.slack_app_token is None:
@@ -143,6 +149,7 @@ def build_slack_app(
         # there for a free worker, no polling for the ack (10 ms a turn under one GIL).
         process_before_response=True,
         raise_error_for_unhandled_request=False,
+        request_verification_enabled=not checked_before,
     )
     seen = SeenEvents()
 

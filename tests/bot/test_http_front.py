@@ -286,3 +286,16 @@ def test_requests_waiting_for_a_thread_are_not_logged_one_by_one(
         release.set()
         assert all(future.result().status_code == 200 for future in sent)
     assert not [r for r in caplog.records if r.name.startswith("waitress")]
+
+
+def test_control_characters_in_a_refused_request_cannot_forge_or_hide_log_lines(
+    bot: RunningBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A CR would start a forged line in a terminal, ESC sequences rewrite it, and a NUL
+    makes grep call the whole log binary."""
+    caplog.set_level(logging.INFO)
+    path = "/addon/x%0dERROR%20bot.relay:%20forged%1b%5b2K%00"
+    assert requests.get(f"{bot.url}{path}", timeout=5).status_code == 404
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("refused")]
+    assert not any(ord(c) < 32 or ord(c) == 127 for c in line), line
+    assert "\\rERROR bot.relay: forged\\x1b[2K\\x00" in line

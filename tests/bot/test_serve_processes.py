@@ -9,6 +9,8 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
+import sys
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -20,7 +22,7 @@ import pytest
 import requests
 
 from bot.bootstrap import example_workbook
-from bot.relay import EXIT_WORKER_GONE
+from bot.relay import ADDON_AT_ONCE, EXIT_WORKER_GONE
 from tests.bot.slack_harness import SIGNING_SECRET, RunningBot
 from tests.conftest import REPO
 from tests.fakes.serve_process import Served, serve_http
@@ -28,10 +30,14 @@ from tests.fakes.slack_api import BOT_TOKEN, FakeSlackApi
 
 
 @contextmanager
-def two_processes(folder: Path) -> Iterator[tuple[Served, RunningBot, int]]:
-    """`kpibot serve --http`, a Slack client for it, and its worker's process ID."""
+def two_processes(
+    folder: Path, up: bool = True, sheet_there: bool = True
+) -> Iterator[tuple[Served, RunningBot, int]]:
+    """`kpibot serve --http`, a Slack client for it, and its worker's process ID (with
+    `up=False` as soon as the worker exists, while it starts)."""
     sheet = folder / "kpi.xlsx"
-    shutil.copyfile(example_workbook(), sheet)
+    if sheet_there:
+        shutil.copyfile(example_workbook(), sheet)
     with FakeSlackApi() as slack:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("KPIBOT_", "SLACK_"))}
         env |= {
@@ -43,15 +49,25 @@ def two_processes(folder: Path) -> Iterator[tuple[Served, RunningBot, int]]:
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "KPIBOT_ADDON_SECRET": "kpibot-addon-secret",
         }
-        with serve_http(env, folder / "serve.log") as served:
-            yield served, RunningBot(served.url, slack, None, sheet), worker_of(served)  # type: ignore[arg-type]
+        with serve_http(env, folder / "serve.log", wait=up) as served:
+            client = RunningBot(served.url, slack, None, sheet)  # type: ignore[arg-type]
+            yield served, client, worker_of(served)
 
 
-def worker_of(served: Served) -> int:
+def worker_of(served: Served, within: float = 30) -> int:
     pid = served.process.pid
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    [worker] = [int(child) for child in children if "spawn_main" in _command_line(int(child))]
-    return worker
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            break
+        workers = [int(c) for c in children if "spawn_main" in _command_line(int(c))]
+        if workers:
+            [worker] = workers
+            return worker
+        time.sleep(0.02)
+    raise AssertionError(served.log.read_text())
 
 
 def _command_line(pid: int) -> str:
@@ -245,3 +261,133 @@ def test_a_replayed_signed_command_is_acted_on_once_by_the_two_processes(
         client.slack.wait_for(1, "response", timeout=15)
         time.sleep(1)
         assert len(client.slack.messages("response")) == 1
+
+
+# -- hostile moments: a request that waited, a busy worker, a stop while starting -------
+
+
+def test_a_request_that_waited_past_slack_s_five_minutes_after_its_ack_is_still_answered(
+    tmp_path: Path,
+) -> None:
+    """The front checked the signature and acked; the worker must not check it again
+    (Bolt would drop it, answering nobody, and log its whole body)."""
+    with two_processes(tmp_path) as (served, client, worker):
+        os.kill(worker, signal.SIGSTOP)
+        try:
+            stamp = int(time.time()) - 298  # valid for two more seconds
+            assert client.command("一覧", response="late", timestamp=stamp).status_code == 200
+            time.sleep(3)
+        finally:
+            os.kill(worker, signal.SIGCONT)
+        client.slack.wait_for(1, "response", timeout=30)
+        log = served.log.read_text()
+        assert "response_url" not in log and "Invalid request signature" not in log
+
+
+def test_add_on_requests_waiting_on_a_busy_worker_leave_threads_for_slack_and_health(
+    tmp_path: Path,
+) -> None:
+    """Add-on requests hold a front thread until the worker answers: past ADDON_AT_ONCE
+    they are told at once that kpibot is busy, and acks and /healthz go on."""
+    with two_processes(tmp_path) as (served, client, worker):
+        os.kill(worker, signal.SIGSTOP)
+        try:
+            with ThreadPoolExecutor(ADDON_AT_ONCE + 10) as pool:
+                waiting = [
+                    pool.submit(_addon_check, served.url, 8) for _ in range(ADDON_AT_ONCE + 10)
+                ]
+                time.sleep(1)
+                started = time.monotonic()
+                assert requests.get(f"{served.url}/healthz", timeout=2).status_code == 200
+                assert client.command("一覧", response="busy").status_code == 200
+                assert time.monotonic() - started < 2
+                statuses = [future.result() for future in waiting]
+        finally:
+            os.kill(worker, signal.SIGCONT)
+        assert statuses.count(503) == 10  # told at once
+        assert statuses.count(0) == ADDON_AT_ONCE  # waited for the stopped worker
+        client.slack.wait_for(1, "response", timeout=30)
+
+
+def _addon_check(url: str, timeout: float) -> int:
+    try:
+        return requests.post(f"{url}/addon/check", json={}, timeout=timeout).status_code
+    except requests.RequestException:
+        return 0
+
+
+def test_ctrl_c_while_the_worker_starts_stops_both_quietly(tmp_path: Path) -> None:
+    with two_processes(tmp_path, up=False) as (served, _, worker):
+        os.kill(worker, signal.SIGSTOP)  # still starting, for as long as the test needs
+        # past the milliseconds in which the front ignores Ctrl-C while it creates the
+        # worker (which inherits that): a Ctrl-C then is lost, one a moment later is not
+        time.sleep(0.3)
+        os.killpg(os.getpgid(served.process.pid), signal.SIGINT)
+        assert served.process.wait(10) == 130
+        assert gone(worker, within=5)
+        assert "Traceback" not in served.log.read_text()
+
+
+def test_a_worker_that_dies_while_starting_is_one_line(tmp_path: Path) -> None:
+    """Killed by the system (out of memory, say) while it reads the sheet."""
+    with two_processes(tmp_path, up=False) as (served, _, worker):
+        os.kill(worker, signal.SIGKILL)
+        assert served.process.wait(10) == 2
+        log = served.log.read_text()
+        [line] = [line for line in log.splitlines() if line.startswith("エラー")]
+        assert "処理プロセスが起動中に終了しました" in line and "Traceback" not in log
+
+
+def test_a_front_killed_while_the_worker_starts_leaves_no_worker_and_no_traceback(
+    tmp_path: Path,
+) -> None:
+    with two_processes(tmp_path, up=False) as (served, _, worker):
+        os.kill(worker, signal.SIGSTOP)
+        served.process.kill()
+        served.process.wait(5)
+        os.kill(worker, signal.SIGCONT)  # it finishes starting, and finds no front
+        assert gone(worker, within=30)
+        assert "Traceback" not in served.log.read_text()
+
+
+def test_a_port_in_use_is_one_line_naming_the_port(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        sheet = tmp_path / "kpi.xlsx"
+        shutil.copyfile(example_workbook(), sheet)
+        with FakeSlackApi() as slack:
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("KPIBOT_", "SLACK_"))}
+            env |= {
+                "PYTHONPATH": str(REPO),
+                "KPIBOT_SHEET": str(sheet),
+                "KPIBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'kpibot.db'}",
+                "KPIBOT_SLACK_API_URL": slack.api_url,
+                "SLACK_BOT_TOKEN": BOT_TOKEN,
+                "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            }
+            done = subprocess.run(
+                [sys.executable, "-m", "bot", "serve", "--http", "--port", str(port)],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+    assert done.returncode == 2
+    [line] = [line for line in done.stderr.splitlines() if line.startswith("エラー")]
+    assert f"ポート {port} はほかのプログラムが使っています" in line
+    assert "Traceback" not in done.stderr and "serving HTTP" not in done.stderr
+
+
+def test_a_sheet_missing_at_start_is_one_line_and_questions_say_so(tmp_path: Path) -> None:
+    """Serve goes on (the sheet may be back in a minute: a share being mounted, a Google
+    outage) and says why in one line, not a traceback per part that read it."""
+    with two_processes(tmp_path, sheet_there=False) as (served, client, _):
+        assert client.mention("一覧", event_id="EvMissing").status_code == 200
+        [reply] = client.slack.wait_for(1, "chat.postMessage", timeout=15)
+        assert "見つかりません" in json.dumps(reply.args, ensure_ascii=False)
+        log = served.log.read_text()
+        assert "Traceback" not in log
+        assert len([line for line in log.splitlines() if "could not be read" in line or
+                    "could not read the sheet" in line]) == 2  # fmt: skip
