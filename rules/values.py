@@ -166,13 +166,15 @@ def parse_text(raw: str) -> Value | Problem:
     distinct, so a cache costs more in misses and memory than its hits give back."""
     if len(raw) > MAX_TEXT:  # a pasted paragraph or a 4,300-digit number: not a KPI value
         return Problem(f"「{raw[:20]}…」は長すぎて数値として読めません（{MAX_TEXT}文字まで）。")
-    text = normalise_text(raw)
+    text = unicodedata.normalize("NFKC", raw).strip()  # normalise_text, without the call
     if not text:
         return EMPTY
     simple = _SIMPLE.fullmatch(text)  # the common shape, 1,234人, without the slow path
+    if simple is None:
+        return read_text(text, raw)
+    minus, digits, fraction, multiplier, unit = simple.groups("")
     # (a unit of three letters or more may be 集計中: that is for the slow path)
-    if simple and (len(unit := simple[5]) < 3 or not _PENDING.search(unit)):
-        minus, digits, fraction, multiplier, _ = simple.groups("")
+    if len(unit) < 3 or not _PENDING.search(unit):
         if "," in digits:
             digits = digits.replace(",", "").replace(" ", "")
         number = Decimal(digits + fraction)
