@@ -1310,8 +1310,8 @@ def summary_sheet_xml(grid: Grid) -> str:
     )
 
 
-def _summary_bytes(grid: Grid) -> bytes:
-    return summary_sheet_xml(grid).encode("utf-8")
+def _tab_bytes(tabs: Mapping[str, Grid], name: str) -> bytes:
+    return summary_sheet_xml(tabs[name]).encode("utf-8")
 
 
 _COUNT = re.compile(r"\d{1,15}")
@@ -1428,9 +1428,10 @@ def write_workbook(
     workbook_text = source.read(package.workbook).decode("utf-8")
     workbook_changed = False
     new_parts: dict[str, _Part] = {}
-    for name, grid in changes.tabs.items():
-        # Made while the edited KPI worksheet is being deflated (_copy_zip).
-        sheet_xml = _Later(partial(_summary_bytes, grid))
+    for name in changes.tabs:
+        # The tab's grid and XML made while the edited KPI worksheet is being deflated
+        # (_copy_zip; plan_writes makes a new summary tab's grid only when asked).
+        sheet_xml = _Later(partial(_tab_bytes, changes.tabs, name))
         existing = dict(package.sheets).get(name)
         if existing is not None and not changes.summary_is_new:
             members[existing] = sheet_xml

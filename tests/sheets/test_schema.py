@@ -14,11 +14,13 @@ from sheets.schema import (
     Owned,
     SchemaError,
     SheetCell,
+    TabsLater,
     cells_by_row,
     kpi_tab_name,
     plan_writes,
     read_deadlines,
     read_kpi_table,
+    summary_grid,
     summary_tab_name,
 )
 
@@ -226,3 +228,25 @@ def test_cells_by_row_are_the_same_cells_as_a_tuple_of_them() -> None:
     assert not CellsByRow({}) and CellsByRow({}) == ()
     assert cells_by_row(cells) is rows
     assert cells_by_row(expected) == rows
+
+
+def test_a_new_summary_tab_is_made_when_a_backend_asks_for_it_and_once() -> None:
+    made: list[str] = []
+
+    def make(text: str) -> Grid:
+        made.append(text)
+        return [[text]]
+
+    tabs = TabsLater({"評価": lambda: make("a"), "評価2": lambda: make("b")})
+    assert len(tabs) == 2 and list(tabs) == ["評価", "評価2"] and not made
+    assert tabs["評価"] == [["a"]] and tabs["評価"] is tabs["評価"] and made == ["a"]
+    assert tabs == {"評価": [["a"]], "評価2": [["b"]]} and made == ["a", "b"]
+
+    grid: Grid = [[*HEADER], ["R5", "A", None, None, "a", "100", "75"]]
+    table = read_kpi_table(grid, "KPI")
+    evaluation = evaluate(table.rows, RULESETS["naikakufu"], Rounding.TRUNCATE)
+    changes = plan_writes(grid, table, evaluation, {"KPI": grid})
+    assert dict(changes.tabs) == {"評価": summary_grid(evaluation)}
+    # An existing summary tab that already says it: nothing to write.
+    written = {"KPI": grid, "評価": summary_grid(evaluation)}
+    assert not plan_writes(grid, table, evaluation, written, marks=Marks(summary_tab="評価")).tabs
