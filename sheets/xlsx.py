@@ -814,7 +814,7 @@ def edit_sheet(
         data = (
             data[: open_end - 1] + b"></" + tag_prefix + b"sheetData" + data[open_end:]
         )  # now <sheetData></sheetData>
-    body_start = open_end + 1
+    body_start = data.index(b">", start) + 1
     body_end = data.index(b"</" + tag_prefix + b"sheetData>", body_start)
     head = data[:body_start].decode("utf-8")
     pieces = _Chunks()

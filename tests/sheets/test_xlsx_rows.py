@@ -187,3 +187,16 @@ def test_the_worksheet_as_read_is_edited_as_the_one_in_the_file_would_be(tmp_pat
     # Taken as given, not read from the file again:
     marked = book.kpi_sheet[1].replace("参加者数".encode(), "参加者の数".encode())
     assert "参加者の数".encode() in written((SHEET, marked))[SHEET]
+
+
+def test_an_empty_sheet_data_element_gets_the_rows_written_into_it() -> None:
+    head = b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    sheet = head + b"<sheetData/></worksheet>"
+    edited = b"".join(
+        xlsx.edit_sheet(sheet, {1: {1: "評価"}, 2: {1: "○"}}, xlsx._StyleBook(""), set(), 1, {})
+    ).decode()
+    assert edited == head.decode() + (
+        '<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t xml:space="preserve">評価</t>'
+        '</is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t xml:space="preserve">○</t>'
+        "</is></c></row></sheetData></worksheet>"
+    )
