@@ -768,7 +768,7 @@ def _tail_cells(
     return found
 
 
-_DIGITS = "0123456789"
+_DIGITS = b"0123456789"
 
 
 def _letters_column(letters: str) -> int:
@@ -878,7 +878,7 @@ def edit_sheet(
                     if last >= 0 and data.startswith(b' r="', last + tag_length):
                         ref_start = last + tag_length + 4
                         ref = data[ref_start : data.find(b'"', ref_start)]
-                        letters = ref.rstrip(b"0123456789")
+                        letters = ref.rstrip(_DIGITS)
                         if len(letters) < len(ref):
                             last_col = column_of.get(letters) or column_of.setdefault(
                                 letters, _letters_column(letters.decode("latin-1"))
