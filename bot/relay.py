@@ -60,6 +60,7 @@ logger = logging.getLogger(__name__)
 
 ADDON_AT_ONCE = 6  # add-on requests relayed at once: the front's other threads stay for Slack
 OUTBOX = 10_000  # requests waiting to go down the pipe; past this Slack gets 503 and retries
+FINISH_WAIT = 8.0  # seconds a stopping worker gives the answers already acked (front: 10)
 ADDON_WAIT = 300.0  # seconds the front waits for the worker's answer to an add-on request
 EXIT_WORKER_GONE = 3  # the front's exit status when the worker has gone
 WORKER_THREADS = 16  # requests the worker runs at once (Bolt dispatch, add-on requests)
@@ -379,7 +380,7 @@ def run_worker(connection: Connection, settings: Settings, sheet: str | None) ->
     try:
         from bot.serve import start_worker_service
 
-        service = start_worker_service(settings, sheet)
+        service, work = start_worker_service(settings, sheet)
         connection.send(Started())
     except BaseException as error:  # said by the front, in one line, as before
         try:
@@ -405,7 +406,10 @@ def run_worker(connection: Connection, settings: Settings, sheet: str | None) ->
             request = connection.recv()
         except (EOFError, OSError):
             break
-        if isinstance(request, Stop):
+        if isinstance(request, Stop):  # a deliberate stop: what was acked is answered
+            pool.shutdown(wait=True)
+            if not work.finish(FINISH_WAIT):
+                logger.warning("stopping with answers still unsent after %g s", FINISH_WAIT)
             break
         pool.submit(run, request)
     logger.warning("kpibot の受付プロセスが終了したので、処理プロセスも終了します。")

@@ -17,6 +17,7 @@ from bot.http import KpibotService, WsgiApp, front_server, slack_handler
 from bot.relay import start_worker
 from bot.reminders.send import ReminderSender, reminder_client
 from bot.settings import Settings, SettingsError
+from bot.slack.answers import Work
 from bot.slack.app import build_slack_app
 from bot.store import Ledger, Replays
 from sheets.backend import SheetError
@@ -41,17 +42,22 @@ def http_service(bot: Bot, slack: App | None = None) -> KpibotService:
     )
 
 
-def start_worker_service(settings: Settings, sheet: str | None) -> WsgiApp:
+def start_worker_service(settings: Settings, sheet: str | None) -> tuple[WsgiApp, Work]:
     """The worker of `serve --http` (bot/relay.py): the sheet read, the listeners and the
-    reminders started; what it returns runs each request the front hands over, which the
-    front has checked already (signature, replay, size)."""
+    reminders started. What it returns runs each request the front hands over, which the
+    front has checked already (signature, replay, size), and the answers still to send."""
     bot = build_bot(settings, sheet)
     sys.setswitchinterval(SWITCH_INTERVAL)  # see serve()
     replays = Replays(settings.kpibot_database_url)
-    slack = build_slack_app(bot, replays=replays, checked_before=True)  # checks settings first
+    work = Work.start()
+    # checks the Slack settings first
+    slack = build_slack_app(bot, replays=replays, checked_before=True, work=work)
     warm_up(bot)
     start_reminders(bot)
-    return KpibotService(slack_handler(slack), AddonService(bot, replays=replays), acks_first=False)
+    service = KpibotService(
+        slack_handler(slack), AddonService(bot, replays=replays), acks_first=False
+    )
+    return service, work
 
 
 def serve_http(settings: Settings, sheet: str | None, port: int | None) -> None:

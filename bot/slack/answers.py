@@ -21,6 +21,7 @@ import functools
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -216,3 +217,13 @@ class Work:
     @classmethod
     def start(cls) -> Work:
         return cls(AnswerQueue(), AnswerQueue(ADMIN_WORKERS, ADMIN_WAITING))
+
+    def finish(self, most: float) -> bool:
+        """Wait up to `most` seconds for every answer taken to be sent (a stop after the
+        acks: the askers were told kpibot got their question). True if none is left."""
+        deadline = time.monotonic() + most
+        while self.answers.waiting or self.admin.waiting:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        return True

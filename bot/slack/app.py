@@ -128,6 +128,7 @@ def build_slack_app(
     client: WebClient | None = None,
     replays: Replays | None = None,
     checked_before: bool = False,
+    work: Work | None = None,
 ) -> App:
     """`replays`: event IDs remembered in the shared database, so that a retry reaching
     another process is answered once; without it, per process. `checked_before`: the
@@ -170,5 +171,5 @@ def build_slack_app(
 
     # A failure in a listener (before it handed its work over) is told as one in an answer.
     app.error(tell_failure)
-    register_all(app, bot, Work.start())
+    register_all(app, bot, work or Work.start())
     return app

@@ -395,3 +395,19 @@ def test_a_sheet_missing_at_start_is_one_line_and_questions_say_so(tmp_path: Pat
         assert "Traceback" not in log
         assert len([line for line in log.splitlines() if "could not be read" in line or
                     "could not read the sheet" in line]) == 2  # fmt: skip
+
+
+def test_a_stop_answers_the_questions_already_acked_first(tmp_path: Path) -> None:
+    """A deploy's SIGTERM right after a burst: Slack was told kpibot had each question, so
+    each is answered before the worker ends (within FINISH_WAIT)."""
+    with two_processes(tmp_path) as (served, client, worker):
+        os.kill(worker, signal.SIGSTOP)
+        try:
+            for number in range(5):
+                assert client.command("一覧", response=f"s{number}").status_code == 200
+            served.process.terminate()
+            time.sleep(0.3)
+        finally:
+            os.kill(worker, signal.SIGCONT)
+        assert served.process.wait(15) == 0
+        assert len(client.slack.messages("response")) == 5
