@@ -329,26 +329,33 @@ def read_kpi_table(grid: Grid, tab: str, marks: Marks | None = None) -> KpiTable
 
     rows: list[RawRow] = []
     other_rows: list[int] = []
-    # Position of each input field in the sheet's row (0-based), None when absent.
-    positions = [columns[column] - 1 if column in columns else None for column in Field]
+    # (slot in RawRow's cells, position in the sheet's row) of each input field the sheet
+    # has: only those are looked at, into a row of Nones (a field per Field each row was
+    # 0.061 s at 50,000 rows, this 0.041 s).
+    present = [
+        (slot, columns[column] - 1) for slot, column in enumerate(Field) if column in columns
+    ]
+    needed = max((position for _, position in present), default=-1) + 1
+    no_cells: list[Cell] = [None] * len(Field)
+    padding: list[SheetCell] = [None] * needed
     evidence_of = itemgetter(*(i for i, column in enumerate(Field) if column in KPI_EVIDENCE))
     no_evidence = (None,) * len(KPI_EVIDENCE)
     year_at, project_at, department_at = (list(Field).index(c) for c in CARRIED)
     year = project = department = None
     for index in range(header_row, len(grid)):
         line = grid[index]
-        width = len(line)
-        # _cell inlined for the usual cells (empty, or text that is not blank): it is the
-        # innermost loop of a sync, every input column × every row.
-        cells = [
-            None
-            if position is None or position >= width
-            else cell
-            if (cell := line[position]) is None
-            or (type(cell) is str and cell and not cell.isspace())
-            else _cell(cell)
-            for position in positions
-        ]
+        if len(line) < needed:
+            line = line + padding[len(line) :]
+        cells = no_cells.copy()
+        for slot, position in present:
+            # _cell inlined for the usual cells (empty, or text that is not blank): it is
+            # the innermost loop of a sync, every input column × every row.
+            cell = line[position]
+            cells[slot] = (
+                cell
+                if cell is None or (type(cell) is str and cell and not cell.isspace())
+                else _cell(cell)
+            )
         # Blank year, project and department mean "as above" (merged cells in the source).
         if cells[year_at] is None:
             cells[year_at] = year
