@@ -86,6 +86,11 @@ class Stop:
 
 
 @dataclass(frozen=True)
+class Ping:
+    """front -> worker, and back (the worker's main thread answers it at once)."""
+
+
+@dataclass(frozen=True)
 class Response:
     """worker -> front: the answer to Request `number`."""
 
@@ -128,13 +133,16 @@ class Relay:
         connection: Connection,
         process: BaseProcess | None = None,
         on_worker_gone: Callable[[], None] | None = None,
+        silent_most: float = 60.0,
     ) -> None:
         self._connection = connection
+        self._silent_most = silent_most
         self._process = process
         self._on_worker_gone = on_worker_gone or _exit_worker_gone
         # Requests go down the pipe from a thread of their own: a pipe holds 64 KB, about
         # forty requests, and an ack must not wait for a worker busy elsewhere to read them.
-        self._outbox: queue.Queue[Request | Stop] = queue.Queue(OUTBOX)
+        self._outbox: queue.Queue[Request | Stop | Ping] = queue.Queue(OUTBOX)
+        self._heard = time.monotonic()  # the worker's last message
         self._waiting: dict[int, Future[Response]] = {}
         self._waiting_lock = threading.Lock()
         self._numbers = itertools.count(1)
@@ -150,6 +158,28 @@ class Relay:
         worker goes."""
         threading.Thread(target=self._listen, name="relay-in", daemon=True).start()
         threading.Thread(target=self._forward, name="relay-out", daemon=True).start()
+        threading.Thread(target=self._watch, name="relay-ping", daemon=True).start()
+
+    def _watch(self) -> None:
+        """A worker that is there but does not move (stuck in C code, stopped, deadlocked)
+        would leave the front acking questions that nobody answers: pinged every few
+        seconds, one silent for `silent_most` seconds is killed, and the front goes with it
+        as with any worker gone (status 3), for the supervisor to start both again."""
+        every = min(5.0, self._silent_most / 3)
+        while self.alive and not self._stopping:
+            time.sleep(every)
+            silent = time.monotonic() - self._heard
+            if silent > self._silent_most and self.alive and not self._stopping:
+                logger.error(
+                    "kpibot の処理プロセスが %.0f 秒応答しません（KPIBOT_WORKER_TIMEOUT）。"
+                    "止めて、serve も終了します。",
+                    silent,
+                )
+                if self._process is not None:
+                    self._process.kill()  # the pipe closes: _listen ends the front
+                return
+            with contextlib.suppress(queue.Full):
+                self._outbox.put_nowait(Ping())
 
     def _forward(self) -> None:
         while True:
@@ -166,6 +196,7 @@ class Relay:
                 message = self._connection.recv()
             except (EOFError, OSError):
                 break
+            self._heard = time.monotonic()
             if isinstance(message, Response):
                 with self._waiting_lock:
                     future = self._waiting.pop(message.number, None)
@@ -359,7 +390,7 @@ def start_worker(settings: Settings, sheet: str | None) -> Relay:
             f"kpibot の処理プロセスが起動できませんでした（{type(first.error).__name__}: "
             f"{str(first.error)[:200]}）。"
         )
-    relay = Relay(ours, process)
+    relay = Relay(ours, process, silent_most=settings.kpibot_worker_timeout)
     relay.listen()
     return relay
 
@@ -406,6 +437,13 @@ def run_worker(connection: Connection, settings: Settings, sheet: str | None) ->
             request = connection.recv()
         except (EOFError, OSError):
             break
+        if isinstance(request, Ping):
+            try:
+                with send_lock:
+                    connection.send(request)
+            except (OSError, ValueError):
+                break
+            continue
         if isinstance(request, Stop):  # a deliberate stop: what was acked is answered
             pool.shutdown(wait=True)
             if not work.finish(FINISH_WAIT):

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     kpibot_reminder_lease: float = Field(600.0, gt=0, le=86400, description="seconds")
     kpibot_slack_timeout: float = Field(15.0, gt=0, le=120, description="seconds per request")
     kpibot_snapshot_max_age: float = Field(300.0, ge=0, description="seconds before re-reading")
+    kpibot_worker_timeout: float = Field(
+        60.0, ge=3, le=3600, description="seconds serve --http's worker may not answer a ping"
+    )
     kpibot_chromium: str = Field("", description="Chromium for the PDF (default: found on PATH)")
     kpibot_publish_dir: str = Field(
         "公表資料", description="where `serve` keeps the files /kpi report and the add-on make"

@@ -31,7 +31,7 @@ from tests.fakes.slack_api import BOT_TOKEN, FakeSlackApi
 
 @contextmanager
 def two_processes(
-    folder: Path, up: bool = True, sheet_there: bool = True
+    folder: Path, up: bool = True, sheet_there: bool = True, **settings: str
 ) -> Iterator[tuple[Served, RunningBot, int]]:
     """`kpibot serve --http`, a Slack client for it, and its worker's process ID (with
     `up=False` as soon as the worker exists, while it starts)."""
@@ -48,7 +48,7 @@ def two_processes(
             "SLACK_BOT_TOKEN": BOT_TOKEN,
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "KPIBOT_ADDON_SECRET": "kpibot-addon-secret",
-        }
+        } | settings
         with serve_http(env, folder / "serve.log", wait=up) as served:
             client = RunningBot(served.url, slack, None, sheet)  # type: ignore[arg-type]
             yield served, client, worker_of(served)
@@ -411,3 +411,18 @@ def test_a_stop_answers_the_questions_already_acked_first(tmp_path: Path) -> Non
             os.kill(worker, signal.SIGCONT)
         assert served.process.wait(15) == 0
         assert len(client.slack.messages("response")) == 5
+
+
+def test_a_worker_that_stops_answering_is_ended_with_the_front(tmp_path: Path) -> None:
+    """A worker stuck for KPIBOT_WORKER_TIMEOUT seconds (here stopped; in life a deadlock
+    or a hang in C code) would leave the front acking questions nobody answers."""
+    with two_processes(tmp_path, KPIBOT_WORKER_TIMEOUT="3") as (served, client, worker):
+        time.sleep(7)  # idle but answering its pings: kept
+        assert served.process.poll() is None
+        assert client.mention("一覧", event_id="EvAlive").status_code == 200
+        client.slack.wait_for(1, "chat.postMessage", timeout=15)
+        os.kill(worker, signal.SIGSTOP)
+        assert served.process.wait(20) == EXIT_WORKER_GONE
+        assert gone(worker, within=5)
+        log = served.log.read_text()
+        assert "応答しません" in log and "Traceback" not in log
