@@ -3,8 +3,8 @@
     python -m bench.bench_http
 
 1. A 100 MB body sent to /slack/events: the status, how much was sent before the server
-   said no, the server's peak memory (VmHWM) before and after, and the longest log line
-   it wrote for the refusal.
+   said no, the peak memory (VmHWM) of serve's two processes (the front that refuses it,
+   the worker) before and after, and the longest log line written for the refusal.
 2. 300 idle connections from one client (half of them trickling a request that never
    ends): the time /healthz and a signed question take to be answered, three times.
 Targets (issue 12): memory < 200 MB, log line < 200 bytes; both answered within 1 s.
@@ -12,9 +12,7 @@ Targets (issue 12): memory < 200 MB, log line < 200 bytes; both answered within 
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import tempfile
 import time
 from pathlib import Path
@@ -22,46 +20,14 @@ from pathlib import Path
 import requests
 
 from bot.bootstrap import example_workbook
-from tests.bot.slack_harness import SIGNING_SECRET, RunningBot
-from tests.conftest import REPO
-from tests.fakes.serve_process import serve_http
-from tests.fakes.slack_api import BOT_TOKEN, FakeSlackApi
+from tests.bot.slack_harness import SIGNING_SECRET, RunningBot, idle_connections, send_huge_body
+from tests.fakes.serve_process import peak_rss_mb, serve_environment, serve_http, worker_pid
+from tests.fakes.slack_api import FakeSlackApi
 
 
-def peak_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def big_body(port: int) -> tuple[int, int]:
-    sent = 0
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
-        connection.sendall(
-            b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 104857600\r\n\r\n"
-        )
-        chunk = b"x" * (1024 * 1024)
-        try:
-            while sent < 100 * 1024 * 1024:
-                connection.sendall(chunk)
-                sent += len(chunk)
-        except OSError:
-            pass
-        response = connection.recv(65536)
-    return int(response.split(b" ", 2)[1]), sent
-
-
-def idle_flood(url: str, port: int, slack: FakeSlackApi, sheet: Path) -> None:
-    idle = []
+def idle_flood(url: str, slack: FakeSlackApi, sheet: Path) -> None:
     bot = RunningBot(url, slack, None, sheet)  # type: ignore[arg-type]
-    try:
-        for number in range(300):
-            connection = socket.create_connection(("127.0.0.1", port), timeout=10)
-            if number % 2:
-                connection.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\n")
-            idle.append(connection)
+    with idle_connections(url):
         time.sleep(0.5)
         for attempt in range(3):
             started = time.monotonic()
@@ -76,9 +42,6 @@ def idle_flood(url: str, port: int, slack: FakeSlackApi, sheet: Path) -> None:
             )
         answered = slack.wait_for(3, "chat.postMessage", timeout=15)
         print(f"  questions answered in Slack: {len(answered)} of 3")
-    finally:
-        for connection in idle:
-            connection.close()
 
 
 def main() -> None:
@@ -86,32 +49,26 @@ def main() -> None:
         folder = Path(folder_name)
         sheet = folder / "kpi.xlsx"
         shutil.copyfile(example_workbook(), sheet)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("KPIBOT_", "SLACK_"))}
-        env |= {
-            "PYTHONPATH": str(REPO),
-            "KPIBOT_SHEET": str(sheet),
-            "KPIBOT_DATABASE_URL": f"sqlite:///{folder / 'kpibot.db'}",
-            "KPIBOT_SLACK_API_URL": slack.api_url,
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        }
+        env = serve_environment(folder, sheet, slack.api_url, SLACK_SIGNING_SECRET=SIGNING_SECRET)
         log_path = folder / "serve.log"
         with serve_http(env, log_path) as served:
-            process, port, url = served.process, served.port, served.url
-            before = peak_mb(process.pid)
-            status, sent = big_body(port)
+            front = served.process.pid
+            worker = worker_pid(front) or front
+            before = peak_rss_mb(front), peak_rss_mb(worker)
+            response, sent = send_huge_body(served.url)
             time.sleep(0.5)
-            after = peak_mb(process.pid)
+            after = peak_rss_mb(front), peak_rss_mb(worker)
             lines = [line for line in log_path.read_bytes().splitlines() if b"refused" in line]
             longest = max((len(line) for line in lines), default=0)
             print(
-                f"100 MB body: HTTP {status} after {sent >> 20} MB sent; server peak memory "
-                f"{before:.0f} MB before, {after:.0f} MB after; {len(lines)} log line(s), "
+                f"100 MB body: HTTP {int(response.split(b' ', 2)[1])} after {sent >> 20} MB "
+                f"sent; peak memory front {before[0]:.0f} → {after[0]:.0f} MB, worker "
+                f"{before[1]:.0f} → {after[1]:.0f} MB; {len(lines)} log line(s), "
                 f"longest {longest} bytes"
             )
             for line in lines:
                 print(f"  {line.decode(errors='replace')}")
-            idle_flood(url, port, slack, sheet)
+            idle_flood(served.url, slack, sheet)
 
 
 if __name__ == "__main__":

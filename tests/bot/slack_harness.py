@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -97,3 +98,42 @@ def running_bot(folder: Path, threads: int = 8, sheet: Path | None = None) -> It
         bot = build_bot(settings)
         with serving(http_service(bot), threads) as url:
             yield RunningBot(url, slack, bot, workbook)
+
+
+def send_huge_body(url: str, fill: bytes = b"x", megabytes: int = 100) -> tuple[bytes, int]:
+    """A POST to /slack/events declaring and sending `megabytes` MB of `fill`: the server's
+    answer and how many bytes went before the server said no (and closed)."""
+    host, port = urllib.parse.urlsplit(url).netloc.split(":")
+    total = megabytes * 1024 * 1024
+    sent = 0
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(
+            b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: " + str(total).encode() + b"\r\n\r\n"
+        )
+        chunk = fill * (1024 * 1024 // len(fill))
+        try:
+            while sent < total:
+                connection.sendall(chunk)
+                sent += len(chunk)
+        except OSError:
+            pass  # the server answered and closed: what should happen
+        return connection.recv(65536), sent
+
+
+@contextmanager
+def idle_connections(url: str, count: int = 300) -> Iterator[None]:
+    """`count` connections from one client left open, half of them trickling a request
+    that never ends."""
+    host, port = urllib.parse.urlsplit(url).netloc.split(":")
+    idle = []
+    try:
+        for number in range(count):
+            connection = socket.create_connection((host, int(port)), timeout=10)
+            if number % 2:
+                connection.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\n")
+            idle.append(connection)
+        yield
+    finally:
+        for connection in idle:
+            connection.close()

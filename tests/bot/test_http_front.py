@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import resource
 import shutil
 import socket
@@ -25,11 +24,16 @@ import requests
 from slack_sdk.signature import SignatureVerifier
 
 from bot.bootstrap import example_workbook
-from tests.bot.slack_harness import SIGNING_SECRET, RunningBot, running_bot
-from tests.conftest import REPO
+from tests.bot.slack_harness import (
+    SIGNING_SECRET,
+    RunningBot,
+    idle_connections,
+    running_bot,
+    send_huge_body,
+)
 from tests.fakes import slack_samples as samples
-from tests.fakes.serve_process import serve_http
-from tests.fakes.slack_api import BOT_TOKEN, BOT_USER, FakeSlackApi
+from tests.fakes.serve_process import serve_environment, serve_http
+from tests.fakes.slack_api import BOT_USER, FakeSlackApi
 
 
 @pytest.fixture
@@ -129,22 +133,7 @@ def test_a_100_mb_body_is_refused_early_with_one_short_log_line(
 ) -> None:
     caplog.set_level(logging.INFO)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    host, port = urllib.parse.urlsplit(bot.url).netloc.split(":")
-    secret_marker = b"do-not-log-me"
-    with socket.create_connection((host, int(port)), timeout=5) as connection:
-        connection.sendall(
-            b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 104857600\r\n\r\n"
-        )
-        chunk = secret_marker * (1024 * 1024 // len(secret_marker))
-        sent = 0
-        try:
-            while sent < 100 * 1024 * 1024:
-                connection.sendall(chunk)
-                sent += len(chunk)
-        except OSError:
-            pass  # the server answered and closed: what should happen
-        response = connection.recv(65536)
+    response, sent = send_huge_body(bot.url, fill=b"do-not-log-me")
     assert status_of(response) == 413
     assert sent < 100 * 1024 * 1024  # refused before it was all sent
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
@@ -169,14 +158,7 @@ def test_an_unsigned_request_is_logged_without_its_body(
 def test_300_idle_connections_leave_health_and_signed_questions_answered(
     bot: RunningBot,
 ) -> None:
-    host, port = urllib.parse.urlsplit(bot.url).netloc.split(":")
-    idle = []
-    try:
-        for number in range(300):
-            connection = socket.create_connection((host, int(port)), timeout=5)
-            if number % 2:  # half trickle a request that never ends
-                connection.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\n")
-            idle.append(connection)
+    with idle_connections(bot.url):
         time.sleep(0.3)
         for attempt in range(3):
             started = time.monotonic()
@@ -188,9 +170,6 @@ def test_300_idle_connections_leave_health_and_signed_questions_answered(
             assert answer.status_code == 200 and health < 1 and ack < 1, (health, ack)
         bot.slack.wait_for(3, "chat.postMessage", timeout=10)
         assert len(bot.slack.messages("chat.postMessage")) == 3
-    finally:
-        for connection in idle:
-            connection.close()
 
 
 def test_a_replayed_signed_command_is_acted_on_once(bot: RunningBot) -> None:
@@ -220,15 +199,13 @@ def test_two_serve_processes_on_one_database_answer_a_retried_event_once(
     sheet = tmp_path / "kpi.xlsx"
     shutil.copyfile(example_workbook(), sheet)
     with FakeSlackApi() as slack:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("KPIBOT_", "SLACK_"))}
-        env |= {
-            "PYTHONPATH": str(REPO),
-            "KPIBOT_SHEET": str(sheet),
-            "KPIBOT_DATABASE_URL": database_url,
-            "KPIBOT_SLACK_API_URL": slack.api_url,
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        }
+        env = serve_environment(
+            tmp_path,
+            sheet,
+            slack.api_url,
+            KPIBOT_DATABASE_URL=database_url,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        )
         with (
             serve_http(env, tmp_path / "first.log", wait=False) as first,
             serve_http(env, tmp_path / "second.log", wait=False) as second,

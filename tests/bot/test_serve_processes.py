@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.parse
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -23,10 +22,15 @@ import requests
 
 from bot.bootstrap import example_workbook
 from bot.relay import ADDON_AT_ONCE, EXIT_WORKER_GONE
-from tests.bot.slack_harness import SIGNING_SECRET, RunningBot
-from tests.conftest import REPO
-from tests.fakes.serve_process import Served, serve_http
-from tests.fakes.slack_api import BOT_TOKEN, FakeSlackApi
+from tests.bot.slack_harness import SIGNING_SECRET, RunningBot, idle_connections, send_huge_body
+from tests.fakes.serve_process import (
+    Served,
+    peak_rss_mb,
+    serve_environment,
+    serve_http,
+    worker_pid,
+)
+from tests.fakes.slack_api import FakeSlackApi
 
 
 @contextmanager
@@ -39,42 +43,24 @@ def two_processes(
     if sheet_there:
         shutil.copyfile(example_workbook(), sheet)
     with FakeSlackApi() as slack:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("KPIBOT_", "SLACK_"))}
-        env |= {
-            "PYTHONPATH": str(REPO),
-            "KPIBOT_SHEET": str(sheet),
-            "KPIBOT_DATABASE_URL": f"sqlite:///{folder / 'kpibot.db'}",
-            "KPIBOT_SLACK_API_URL": slack.api_url,
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "KPIBOT_ADDON_SECRET": "kpibot-addon-secret",
-        } | settings
+        env = serve_environment(
+            folder,
+            sheet,
+            slack.api_url,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            KPIBOT_ADDON_SECRET="kpibot-addon-secret",
+            **settings,
+        )
         with serve_http(env, folder / "serve.log", wait=up) as served:
             client = RunningBot(served.url, slack, None, sheet)  # type: ignore[arg-type]
             yield served, client, worker_of(served)
 
 
-def worker_of(served: Served, within: float = 30) -> int:
-    pid = served.process.pid
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        except OSError:
-            break
-        workers = [int(c) for c in children if "spawn_main" in _command_line(int(c))]
-        if workers:
-            [worker] = workers
-            return worker
-        time.sleep(0.02)
-    raise AssertionError(served.log.read_text())
-
-
-def _command_line(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
+def worker_of(served: Served) -> int:
+    worker = worker_pid(served.process.pid)
+    if worker is None:
+        raise AssertionError(served.log.read_text())
+    return worker
 
 
 def gone(pid: int, within: float) -> bool:
@@ -186,32 +172,11 @@ def test_a_killed_front_takes_the_worker_with_it(tmp_path: Path) -> None:
 # -- issue 12's limits, against the real two processes --------------------------------
 
 
-def peak_rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    [line] = [line for line in status.splitlines() if line.startswith("VmHWM:")]
-    return int(line.split()[1]) / 1024
-
-
 def test_a_100_mb_body_is_refused_by_the_front_with_little_memory_and_one_short_line(
     tmp_path: Path,
 ) -> None:
     with two_processes(tmp_path) as (served, client, worker):
-        host, port = urllib.parse.urlsplit(client.url).netloc.split(":")
-        marker = b"do-not-log-me"
-        sent = 0
-        with socket.create_connection((host, int(port)), timeout=5) as connection:
-            connection.sendall(
-                b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                b"Content-Length: 104857600\r\n\r\n"
-            )
-            chunk = marker * (1024 * 1024 // len(marker))
-            try:
-                while sent < 100 * 1024 * 1024:
-                    connection.sendall(chunk)
-                    sent += len(chunk)
-            except OSError:
-                pass  # the front answered and closed: what should happen
-            response = connection.recv(65536)
+        response, sent = send_huge_body(client.url, fill=b"do-not-log-me")
         assert response.split(b" ", 2)[1] == b"413"
         assert sent < 100 * 1024 * 1024  # refused before it was all sent
         assert peak_rss_mb(served.process.pid) < 200 and peak_rss_mb(worker) < 200
@@ -225,28 +190,17 @@ def test_a_100_mb_body_is_refused_by_the_front_with_little_memory_and_one_short_
 def test_300_idle_connections_leave_health_and_signed_questions_answered_in_a_second(
     tmp_path: Path,
 ) -> None:
-    with two_processes(tmp_path) as (_, client, _worker):
-        host, port = urllib.parse.urlsplit(client.url).netloc.split(":")
-        idle = []
-        try:
-            for number in range(300):
-                connection = socket.create_connection((host, int(port)), timeout=5)
-                if number % 2:  # half trickle a request that never ends
-                    connection.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\n")
-                idle.append(connection)
-            time.sleep(0.3)
-            for attempt in range(3):
-                started = time.monotonic()
-                assert requests.get(f"{client.url}/healthz", timeout=1).status_code == 200
-                health = time.monotonic() - started
-                started = time.monotonic()
-                assert client.mention("一覧", event_id=f"EvIdle{attempt}").status_code == 200
-                ack = time.monotonic() - started
-                assert health < 1 and ack < 1, (health, ack)
-            client.slack.wait_for(3, "chat.postMessage", timeout=15)
-        finally:
-            for connection in idle:
-                connection.close()
+    with two_processes(tmp_path) as (_, client, _worker), idle_connections(client.url):
+        time.sleep(0.3)
+        for attempt in range(3):
+            started = time.monotonic()
+            assert requests.get(f"{client.url}/healthz", timeout=1).status_code == 200
+            health = time.monotonic() - started
+            started = time.monotonic()
+            assert client.mention("一覧", event_id=f"EvIdle{attempt}").status_code == 200
+            ack = time.monotonic() - started
+            assert health < 1 and ack < 1, (health, ack)
+        client.slack.wait_for(3, "chat.postMessage", timeout=15)
         time.sleep(0.5)
         assert len(client.slack.messages("chat.postMessage")) == 3
 
@@ -362,15 +316,9 @@ def test_a_port_in_use_is_one_line_naming_the_port(tmp_path: Path) -> None:
         sheet = tmp_path / "kpi.xlsx"
         shutil.copyfile(example_workbook(), sheet)
         with FakeSlackApi() as slack:
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("KPIBOT_", "SLACK_"))}
-            env |= {
-                "PYTHONPATH": str(REPO),
-                "KPIBOT_SHEET": str(sheet),
-                "KPIBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'kpibot.db'}",
-                "KPIBOT_SLACK_API_URL": slack.api_url,
-                "SLACK_BOT_TOKEN": BOT_TOKEN,
-                "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            }
+            env = serve_environment(
+                tmp_path, sheet, slack.api_url, SLACK_SIGNING_SECRET=SIGNING_SECRET
+            )
             done = subprocess.run(
                 [sys.executable, "-m", "bot", "serve", "--http", "--port", str(port)],
                 env=env,

@@ -22,6 +22,7 @@ import pytest
 from bot.bootstrap import example_workbook
 from tests.conftest import REPO
 from tests.fakes import slack_samples as samples
+from tests.fakes.serve_process import serve_environment
 from tests.fakes.slack_api import APP_TOKEN, BOT_TOKEN, BOT_USER, FakeSlackApi
 from tests.fakes.socket_mode import FakeSocketMode
 
@@ -54,15 +55,8 @@ def serving(tmp_path: Path) -> Iterator[Serving]:
     sheet = tmp_path / "kpi.xlsx"
     shutil.copyfile(example_workbook(), sheet)
     with FakeSlackApi() as slack, FakeSocketMode(slack) as socket:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("KPIBOT_", "SLACK_"))}
-        env |= {
-            "PYTHONPATH": str(REPO),
-            "KPIBOT_SHEET": str(sheet),
-            "KPIBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'kpibot.db'}",
-            "KPIBOT_SLACK_API_URL": slack.api_url,
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_APP_TOKEN": APP_TOKEN,  # no signing secret: Socket Mode needs none
-        }
+        # no signing secret: Socket Mode needs none
+        env = serve_environment(tmp_path, sheet, slack.api_url, SLACK_APP_TOKEN=APP_TOKEN)
         log = (tmp_path / "serve.log").open("wb")
         process = subprocess.Popen(
             [sys.executable, "-m", "bot", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT

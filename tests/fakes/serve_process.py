@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -13,6 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+
+from tests.conftest import REPO
+from tests.fakes.slack_api import BOT_TOKEN
 
 
 def free_port() -> int:
@@ -65,3 +69,48 @@ def serve_http(env: dict[str, str], log: Path, wait: bool = True) -> Iterator[Se
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def serve_environment(
+    folder: Path, sheet: Path, slack_api_url: str, **settings: str
+) -> dict[str, str]:
+    """What an operator gives `kpibot serve`: none of the caller's own KPIBOT_/SLACK_
+    settings, kpibot importable, a database in `folder`, the stand-in Slack; `settings`
+    added or replacing."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KPIBOT_", "SLACK_"))}
+    env |= {
+        "PYTHONPATH": str(REPO),
+        "KPIBOT_SHEET": str(sheet),
+        "KPIBOT_DATABASE_URL": f"sqlite:///{folder / 'kpibot.db'}",
+        "KPIBOT_SLACK_API_URL": slack_api_url,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+    }
+    return env | settings
+
+
+def peak_rss_mb(pid: int) -> float:
+    """A process's peak resident memory so far (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def worker_pid(front: int, within: float = 30) -> int | None:
+    """The worker process of `serve --http` whose front is `front` (bot/relay.py), once it
+    exists; None if the front ended first or it did not appear within `within` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            children = Path(f"/proc/{front}/task/{front}/children").read_text().split()
+        except OSError:
+            return None
+        for child in children:
+            try:
+                command = Path(f"/proc/{child}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"spawn_main" in command:  # multiprocessing's, not its resource tracker
+                return int(child)
+        time.sleep(0.02)
+    return None
