@@ -41,7 +41,6 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
@@ -64,9 +63,9 @@ FINISH_WAIT = 8.0  # seconds a stopping worker gives the answers already acked (
 ADDON_WAIT = 300.0  # seconds the front waits for the worker's answer to an add-on request
 EXIT_WORKER_GONE = 3  # the front's exit status when the worker has gone
 WORKER_THREADS = 16  # requests the worker runs at once (Bolt dispatch, add-on requests)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # What of a request's WSGI environ the worker needs (all str): the method, the path and
 # the headers; the body goes beside it.
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _PASSED = ("REQUEST_METHOD", "PATH_INFO", "QUERY_STRING", "CONTENT_TYPE", "SERVER_NAME",
            "SERVER_PORT", "SERVER_PROTOCOL", "REMOTE_ADDR", "wsgi.url_scheme")  # fmt: skip
 
@@ -139,8 +138,9 @@ class Relay:
         self._silent_most = silent_most
         self._process = process
         self._on_worker_gone = on_worker_gone or _exit_worker_gone
-        # Requests go down the pipe from a thread of their own: a pipe holds 64 KB, about
-        # forty requests, and an ack must not wait for a worker busy elsewhere to read them.
+        # Requests go down the pipe from a thread of their own: the pipe (a socket pair)
+        # holds a few hundred KB, and an ack must not wait for a worker busy elsewhere to
+        # read them.
         self._outbox: queue.Queue[Request | Stop | Ping] = queue.Queue(OUTBOX)
         self._heard = time.monotonic()  # the worker's last message
         self._waiting: dict[int, Future[Response]] = {}
@@ -250,7 +250,7 @@ class Relay:
             return None
         try:
             return future.result(timeout)
-        except (FutureTimeout, Exception):
+        except Exception:  # timed out, or cancelled as the worker went
             with self._waiting_lock:
                 self._waiting.pop(number, None)
             return None
@@ -452,7 +452,9 @@ def run_worker(connection: Connection, settings: Settings, sheet: str | None) ->
         pool.submit(run, request)
     logger.warning("kpibot の受付プロセスが終了したので、処理プロセスも終了します。")
     logging.shutdown()
-    os._exit(0)  # answers in flight go with it, as they did when one process was stopped
+    # The front has gone (or said Stop, and the acked answers were sent above): what is
+    # still in flight goes with the worker, as it did when one process was stopped.
+    os._exit(0)
 
 
 def run_request(service: WsgiApp, request: Request) -> Response:
