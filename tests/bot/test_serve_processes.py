@@ -4,6 +4,7 @@ process outlives the other."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -51,9 +52,16 @@ def two_processes(
             KPIBOT_ADDON_SECRET="kpibot-addon-secret",
             **settings,
         )
-        with serve_http(env, folder / "serve.log", wait=up) as served:
-            client = RunningBot(served.url, slack, None, sheet)  # type: ignore[arg-type]
-            yield served, client, worker_of(served)
+        worker = None
+        try:
+            with serve_http(env, folder / "serve.log", wait=up) as served:
+                client = RunningBot(served.url, slack, None, sheet)  # type: ignore[arg-type]
+                worker = worker_of(served)
+                yield served, client, worker
+        finally:  # a worker a failed test left stopped would never see its front go
+            if worker is not None and not gone(worker, within=5):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(worker, signal.SIGKILL)
 
 
 def worker_of(served: Served) -> int:
