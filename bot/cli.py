@@ -85,9 +85,17 @@ def _parser() -> argparse.ArgumentParser:
         "--http", action="store_true", help="Socket Mode ではなく HTTP で受けます（/slack/events）"
     )
     serve.add_argument(
-        "--port", type=int, help="HTTP のポート（既定: 環境変数 PORT、なければ 3000）"
+        "--port", type=_port, help="HTTP のポート（既定: 環境変数 PORT、なければ 3000）"
     )
     return parser
+
+
+def _port(text: str) -> int:
+    """A port number as waitress can bind it: 70000 would be taken modulo 65536 (4464), 0
+    as "the default", and -1 is a traceback after the sheet was read."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"ポート番号は 1〜65535 で指定してください（{text}）")
+    return int(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -63,9 +63,10 @@ def signature_valid(
 def refused(environ: dict[str, Any], status: str, why: str = "") -> None:
     """One short line per refused request: method, path, status, size. Never the body or
     a header, which an attacker chooses."""
+    method = "HEAD" if environ.get("kpibot.head") else environ.get("REQUEST_METHOD", "")
     logger.warning(
         "refused %.10s %.60s %s %.12s bytes%s",
-        _printable(environ.get("REQUEST_METHOD", "")),
+        _printable(method),
         _printable(environ.get("PATH_INFO", "")),
         status.split(" ", 1)[0],
         _printable(str(environ.get("CONTENT_LENGTH") or 0)),
@@ -118,6 +119,7 @@ class KpibotService:
         method = environ.get("REQUEST_METHOD", "GET")
         if method == "HEAD":  # HEAD wherever GET works: the same status, no body
             environ["REQUEST_METHOD"] = "GET"
+            environ["kpibot.head"] = True  # and a refusal logged as what it was
             self._route(environ, start_response)
             return []
         length = environ.get("CONTENT_LENGTH") or "0"

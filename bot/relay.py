@@ -152,6 +152,7 @@ class Relay:
         # hold every thread, and Slack's acks and /healthz would wait behind a busy worker.
         self._addon_threads = threading.BoundedSemaphore(ADDON_AT_ONCE)
         self._stopping = False  # stopped on purpose: the worker's going is no failure
+        self._said = False  # the worker's end already explained (it was silent too long)
 
     def listen(self) -> None:
         """Requests to the worker and its answers, on threads of their own, until the
@@ -175,6 +176,7 @@ class Relay:
                     "止めて、serve も終了します。",
                     silent,
                 )
+                self._said = True
                 if self._process is not None:
                     self._process.kill()  # the pipe closes: _listen ends the front
                 return
@@ -208,9 +210,10 @@ class Relay:
         if self._process is not None:
             self._process.join(1)  # for its exit status
         code = self._process.exitcode if self._process is not None else None
-        logger.error(
-            "kpibot の処理プロセスが終了しました（終了コード %s）。serve も終了します。", code
-        )
+        if not self._said:
+            logger.error(
+                "kpibot の処理プロセスが終了しました（終了コード %s）。serve も終了します。", code
+            )
         with self._waiting_lock:
             for future in self._waiting.values():
                 future.cancel()

@@ -62,6 +62,10 @@ def start_worker_service(settings: Settings, sheet: str | None) -> tuple[WsgiApp
 
 def serve_http(settings: Settings, sheet: str | None, port: int | None) -> None:
     """The front of `serve --http`: the port opens once the worker has read the sheet."""
+    # SIGTERM (a service manager's stop) ends the front as Ctrl-C does, from the start: while
+    # the worker starts (it is killed, not left to send the day's reminders), then waitress's
+    # loop; then the worker is stopped, and serve ends quietly
+    signal.signal(signal.SIGTERM, _interrupt)
     relay = start_worker(settings, sheet)  # checks the settings first, as one process did
     secret = settings.slack_signing_secret
     if secret is None:  # Socket Mode's app token set, but HTTP asked for
@@ -75,10 +79,7 @@ def serve_http(settings: Settings, sheet: str | None, port: int | None) -> None:
         signing_secret=secret.get_secret_value(),
         replays=Replays(settings.kpibot_database_url),
     )
-    listen = port or settings.port
-    # SIGTERM (a service manager's stop) ends waitress's loop as Ctrl-C does; then the
-    # worker is stopped, and serve ends quietly
-    signal.signal(signal.SIGTERM, _interrupt)
+    listen = settings.port if port is None else port
     try:
         try:
             server = front_server(service, "0.0.0.0", listen, HTTP_THREADS)

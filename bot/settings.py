@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
-    port: int = 3000
+    port: int = Field(3000, ge=1, le=65535, description="serve --http's port")
 
     @field_validator("kpibot_sheets_api_url", "kpibot_slack_api_url")
     @classmethod

@@ -85,6 +85,7 @@ def test_check_exits_1_when_cells_have_errors(
         (["serve", "--http"], {}, "SLACK_BOT_TOKEN"),
         (["serve", "--http"], {"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET"),
         (["serve"], {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}, "SLACK_APP_TOKEN"),
+        (["serve", "--http"], {"PORT": "70000"}, "PORT"),
     ],
 )
 def test_failures_are_one_clear_line_not_a_traceback(
@@ -164,3 +165,16 @@ def test_demo_in_a_folder_that_cannot_be_written_says_so(
     assert main(["demo", "--fresh"]) == 2
     err = capsys.readouterr().err
     assert "読み書きできません" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("port", ["70000", "0", "-1", "80x"])
+def test_a_port_out_of_range_is_refused_before_anything_starts(
+    port: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """waitress would listen on 70000 modulo 65536 (4464), `0` meant the default port, and
+    -1 was a traceback once the sheet had been read."""
+    with pytest.raises(SystemExit) as stopped:
+        main(["serve", "--http", "--port", port])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert f"ポート番号は 1〜65535 で指定してください（{port}）" in err and "Traceback" not in err

@@ -122,10 +122,13 @@ def test_every_malformed_request_is_4xx(bot: RunningBot, request_bytes: bytes) -
     assert 400 <= status_of(response) < 500, response[:200]
 
 
-def test_head_works_where_get_does(bot: RunningBot) -> None:
+def test_head_works_where_get_does(bot: RunningBot, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
     response = requests.head(f"{bot.url}/healthz", timeout=5)
     assert response.status_code == 200 and response.content == b""
     assert requests.head(f"{bot.url}/nowhere", timeout=5).status_code == 404
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("refused")]
+    assert line.startswith("refused HEAD /nowhere 404")
 
 
 def test_a_100_mb_body_is_refused_early_with_one_short_log_line(

@@ -383,4 +383,19 @@ def test_a_worker_that_stops_answering_is_ended_with_the_front(tmp_path: Path) -
         assert served.process.wait(20) == EXIT_WORKER_GONE
         assert gone(worker, within=5)
         log = served.log.read_text()
-        assert "応答しません" in log and "Traceback" not in log
+        [line] = [line for line in log.splitlines() if line.startswith("ERROR")]
+        assert "応答しません" in line and "Traceback" not in log
+
+
+def test_sigterm_while_the_worker_starts_stops_both_before_anything_is_sent(
+    tmp_path: Path,
+) -> None:
+    """A service manager's stop during start-up: the worker is not left to finish starting
+    (and send the day's reminders) for a front that is gone."""
+    with two_processes(tmp_path, up=False) as (served, _, worker):
+        os.kill(worker, signal.SIGSTOP)  # still starting
+        time.sleep(0.3)  # past the milliseconds in which the front creates it
+        served.process.terminate()
+        assert served.process.wait(10) == 130
+        assert gone(worker, within=5)
+        assert "Traceback" not in served.log.read_text()
