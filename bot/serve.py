@@ -26,7 +26,7 @@ from sheets.schema import SchemaError
 logger = logging.getLogger(__name__)
 
 HTTP_THREADS = 16
-SWITCH_INTERVAL = 0.001  # seconds (sys.setswitchinterval); see serve()
+SWITCH_INTERVAL = 0.001  # seconds (sys.setswitchinterval); see start_bot()
 
 
 def http_service(bot: Bot, slack: App | None = None) -> KpibotService:
@@ -42,18 +42,30 @@ def http_service(bot: Bot, slack: App | None = None) -> KpibotService:
     )
 
 
-def start_worker_service(settings: Settings, sheet: str | None) -> tuple[WsgiApp, Work]:
-    """The worker of `serve --http` (bot/relay.py): the sheet read, the listeners and the
-    reminders started. What it returns runs each request the front hands over, which the
-    front has checked already (signature, replay, size), and the answers still to send."""
+def start_bot(
+    settings: Settings, sheet: str | None, work: Work, checked_before: bool = False
+) -> tuple[Bot, Replays, App]:
+    """What Socket Mode and the worker of `serve --http` both do before taking requests:
+    the Slack settings checked, the sheet read and the reminders started."""
     bot = build_bot(settings, sheet)
-    sys.setswitchinterval(SWITCH_INTERVAL)  # see serve()
+    # One GIL for Bolt, the answer threads and a sheet being re-read: a thread back from
+    # I/O waits up to this long for a CPU-bound one to let go, and a request takes it dozens
+    # of times. CPython's 5 ms made requests wait behind answers; 1 ms costs the answer
+    # threads little (a switch is microseconds).
+    sys.setswitchinterval(SWITCH_INTERVAL)
     replays = Replays(settings.kpibot_database_url)
-    work = Work.start()
-    # checks the Slack settings first
-    slack = build_slack_app(bot, replays=replays, checked_before=True, work=work)
+    slack = build_slack_app(bot, replays=replays, checked_before=checked_before, work=work)
     warm_up(bot)
     start_reminders(bot)
+    return bot, replays, slack
+
+
+def start_worker_service(settings: Settings, sheet: str | None) -> tuple[WsgiApp, Work]:
+    """The worker of `serve --http` (bot/relay.py), started. What it returns runs each
+    request the front hands over, which the front has checked already (signature, replay,
+    size), and the answers still to send."""
+    work = Work.start()
+    bot, replays, slack = start_bot(settings, sheet, work, checked_before=True)
     service = KpibotService(
         slack_handler(slack), AddonService(bot, replays=replays), acks_first=False
     )
@@ -143,17 +155,7 @@ def serve(settings: Settings, sheet: str | None, http: bool, port: int | None) -
             "Socket Mode には SLACK_APP_TOKEN（xapp- で始まるトークン）が必要です。"
             "HTTP で受けるときは `kpibot serve --http` を使ってください。"
         )
-    bot = build_bot(settings, sheet)
-    # One GIL for Bolt, the answer threads and a sheet being re-read: a thread back from
-    # I/O waits up to this long for a CPU-bound one to let go, and an ack takes it dozens of
-    # times. CPython's 5 ms made acks wait behind answers; 1 ms costs the answer threads
-    # little (a switch is microseconds).
-    sys.setswitchinterval(SWITCH_INTERVAL)
-    replays = Replays(settings.kpibot_database_url)
-    # checks the Slack settings before anything starts
-    slack = build_slack_app(bot, replays=replays)
-    warm_up(bot)
-    start_reminders(bot)
+    _, _, slack = start_bot(settings, sheet, Work.start())
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     logger.warning("kpibot connecting to Slack in Socket Mode")
