@@ -10,6 +10,7 @@ others out."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -132,9 +133,8 @@ class KpibotService:
         if path == "/slack/events" and self.slack is not None:
             if method != "POST":
                 return self._refuse(environ, start_response, "405 Method Not Allowed")
-            if not self.acks_first:
-                return self._slack(environ, start_response, int(length))
-            with ACKS.acking():  # answers wait while acks are being made
+            # answers wait while acks are being made
+            with ACKS.acking() if self.acks_first else contextlib.nullcontext():
                 return self._slack(environ, start_response, int(length))
         if path.startswith("/addon/") and self.addon is not None:
             return self.addon(environ, start_response)
