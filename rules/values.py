@@ -166,7 +166,7 @@ def parse_text(raw: str) -> Value | Problem:
     distinct, so a cache costs more in misses and memory than its hits give back."""
     if len(raw) > MAX_TEXT:  # a pasted paragraph or a 4,300-digit number: not a KPI value
         return Problem(f"「{raw[:20]}…」は長すぎて数値として読めません（{MAX_TEXT}文字まで）。")
-    text = unicodedata.normalize("NFKC", raw).strip()  # normalise_text, without the call
+    text = normalise_text(raw)
     if not text:
         return EMPTY
     simple = _SIMPLE.fullmatch(text)  # the common shape, 1,234人, without the slow path
