@@ -18,8 +18,9 @@ every process on Linux).
    and answer latency, p50 and p99, and whether every question was answered exactly once.
 2. stale: 400 questions from 100 concurrent clients on a 40,000-row sheet with a snapshot
    age of 3 s, the workbook saved (with one changed cell) as the load starts and every 3 s
-   after, as a person editing it would (so the first question's re-read overlaps the acks): the stale snapshot is really re-read all along (an unchanged
-   workbook would only be marked fresh). The serve log's re-reads are counted.
+   after, as a person editing it would (so the first question's re-read overlaps the
+   acks): the stale snapshot is really re-read all along (an unchanged workbook would only
+   be marked fresh). The serve log's re-reads are counted.
 3. snapshot: the time to answer one question over a 10,000-project snapshot (index built
    once), in this process.
 Targets (issue 4): ack p99 < 300 ms, every question answered once; < 20 ms per question.
